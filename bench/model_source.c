@@ -1,0 +1,12 @@
+#include "model_source.h"
+
+int model_open(gpt2_model *m, const char *name, const char *weights, uint64_t seed, status_t *st) {
+    if ((name != NULL) == (weights != NULL))
+        return status_fail(st, ST_BAD_INPUT, "give exactly one of --model NAME (gpt2, gpt2-medium, gpt2-large, "
+                           "gpt2-xl) or --weights PATH");
+    if (weights) return gpt2_load(m, weights, st);
+    gpt2_config c;
+    int rc = config_by_name(name, &c, st);
+    if (rc) return rc;
+    return gpt2_synthetic(m, &c, seed, st);
+}

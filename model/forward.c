@@ -1,0 +1,169 @@
+#include "forward.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../kernels/kernels.h"
+
+const char *const GPT2_OP_NAMES[OP_COUNT] = {"qkv",     "attention", "attn_proj", "fc",   "gelu",
+                                             "fc_proj", "layernorm", "lm_head",   "other"};
+
+static inline double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* Times the statement into prof->ns[op] when profiling. */
+#define TIMED(s, op, stmt)                                   \
+    do {                                                     \
+        double t0_ = (s)->prof ? now_ns() : 0;               \
+        stmt;                                                \
+        if ((s)->prof) (s)->prof->ns[op] += now_ns() - t0_;  \
+    } while (0)
+
+uint64_t gpt2_state_bytes(const gpt2_config *c, int batch, int max_tokens, int kv_cap, int threads) {
+    uint64_t R = (uint64_t)batch * max_tokens, d = (uint64_t)c->n_embd;
+    return R * d * 4 * (1 + 1 + 3 + 1 + 1 + 4) + (uint64_t)threads * kv_cap * 4 + R * 8 +
+           kv_bytes(c, batch, kv_cap);
+}
+
+void gpt2_state_free(gpt2_state *s) {
+    free(s->x);
+    free(s->xn);
+    free(s->qkv);
+    free(s->att);
+    free(s->tmp);
+    free(s->h);
+    free(s->scratch);
+    free(s->tok_rows);
+    free(s->pos_rows);
+    kv_free(&s->kv);
+    memset(s, 0, sizeof *s);
+}
+
+static float *alloc_f32(size_t n) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) ? NULL : p;
+}
+
+int gpt2_state_init(gpt2_state *s, const gpt2_config *c, int batch, int max_tokens, int kv_cap, status_t *st) {
+    memset(s, 0, sizeof *s);
+    if (batch <= 0 || max_tokens <= 0)
+        return status_fail(st, ST_BAD_INPUT, "batch %d and tokens %d must be positive", batch, max_tokens);
+    if (kv_cap > c->n_ctx)
+        return status_fail(st, ST_BAD_INPUT,
+                           "%d positions exceed the model's n_ctx %d: use fewer tokens or steps", kv_cap,
+                           c->n_ctx);
+    int threads = omp_get_max_threads();
+    int rc = mem_check(st, "activations and KV cache", gpt2_state_bytes(c, batch, max_tokens, kv_cap, threads));
+    if (rc) return rc;
+    size_t R = (size_t)batch * max_tokens, d = (size_t)c->n_embd;
+    s->batch = batch;
+    s->max_tokens = max_tokens;
+    s->x = alloc_f32(R * d);
+    s->xn = alloc_f32(R * d);
+    s->qkv = alloc_f32(R * 3 * d);
+    s->att = alloc_f32(R * d);
+    s->tmp = alloc_f32(R * d);
+    s->h = alloc_f32(R * 4 * d);
+    s->n_scratch = threads;
+    s->scratch = alloc_f32((size_t)threads * kv_cap);
+    s->tok_rows = malloc(R * sizeof(int));
+    s->pos_rows = malloc(R * sizeof(int));
+    if (!s->x || !s->xn || !s->qkv || !s->att || !s->tmp || !s->h || !s->scratch || !s->tok_rows ||
+        !s->pos_rows) {
+        gpt2_state_free(s);
+        return status_fail(st, ST_RUNTIME, "out of memory for activations");
+    }
+    if ((rc = kv_init(&s->kv, c, batch, kv_cap, st))) {
+        gpt2_state_free(s);
+        return rc;
+    }
+    return ST_OK;
+}
+
+int argmax_f32(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* Appends the K and V columns of qkv rows to the cache at positions
+ * len..len+T-1. qkv: (B*T, 3d). */
+static void kv_append(kv_cache *kv, int l, const float *qkv, int B, int T, int d) {
+    const int H = kv->n_head, hd = kv->head_dim;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *row = qkv + ((size_t)b * T + t) * 3 * d;
+            for (int h = 0; h < H; h++) {
+                memcpy(kv_k(kv, l, b, h) + (size_t)(kv->len + t) * hd, row + d + h * hd, hd * sizeof(float));
+                memcpy(kv_v(kv, l, b, h) + (size_t)(kv->len + t) * hd, row + 2 * d + h * hd, hd * sizeof(float));
+            }
+        }
+}
+
+/* att: (B*T, d) = causal attention of every (sequence, head). */
+static void attention_layer(gpt2_state *s, int l, int B, int T, int d) {
+    kv_cache *kv = &s->kv;
+    const int H = kv->n_head, hd = kv->head_dim, p0 = kv->len;
+    const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            float *scratch = s->scratch + (size_t)omp_get_thread_num() * kv->cap;
+            attn_causal_head_f32(s->att + (size_t)b * T * d + h * hd, d, s->qkv + (size_t)b * T * 3 * d + h * hd,
+                                 3 * d, kv_k(kv, l, b, h), kv_v(kv, l, b, h), p0, T, hd, scale, scratch);
+        }
+}
+
+int gpt2_forward(const gpt2_model *m, gpt2_state *s, const int *tokens, int T, float *logits,
+                 gpt2_logits_mode mode, status_t *st) {
+    const gpt2_config *c = &m->cfg;
+    const int B = s->batch, d = c->n_embd, V = c->vocab, R = B * T;
+    if (T <= 0 || T > s->max_tokens)
+        return status_fail(st, ST_BAD_INPUT, "%d tokens per sequence in one call; this state takes 1..%d", T,
+                           s->max_tokens);
+    if (s->kv.len + T > s->kv.cap)
+        return status_fail(st, ST_BAD_INPUT,
+                           "position %d is past the %d positions allowed (n_ctx %d): use fewer tokens",
+                           s->kv.len + T, s->kv.cap, c->n_ctx);
+    for (int r = 0; r < R; r++) {
+        if (tokens[r] < 0 || tokens[r] >= V)
+            return status_fail(st, ST_BAD_INPUT, "token id %d is outside the vocabulary 0..%d", tokens[r], V - 1);
+        s->tok_rows[r] = tokens[r];
+        s->pos_rows[r] = s->kv.len + r % T;
+    }
+    TIMED(s, OP_OTHER, embed_f32(s->x, m->wte, m->wpe, s->tok_rows, s->pos_rows, R, d));
+    for (int l = 0; l < c->n_layer; l++) {
+        const gpt2_layer *w = &m->layers[l];
+        TIMED(s, OP_LAYERNORM, layernorm_f32(s->xn, s->x, w->ln1_w, w->ln1_b, R, d, c->ln_eps));
+        TIMED(s, OP_QKV, linear_f32(s->qkv, s->xn, w->qkv_w, w->qkv_b, R, d, 3 * d));
+        TIMED(s, OP_OTHER, kv_append(&s->kv, l, s->qkv, B, T, d));
+        TIMED(s, OP_ATTENTION, attention_layer(s, l, B, T, d));
+        TIMED(s, OP_ATTN_PROJ, linear_f32(s->tmp, s->att, w->attn_proj_w, w->attn_proj_b, R, d, d));
+        TIMED(s, OP_OTHER, add_f32(s->x, s->tmp, (size_t)R * d));
+        TIMED(s, OP_LAYERNORM, layernorm_f32(s->xn, s->x, w->ln2_w, w->ln2_b, R, d, c->ln_eps));
+        TIMED(s, OP_FC, linear_f32(s->h, s->xn, w->fc_w, w->fc_b, R, d, 4 * d));
+        TIMED(s, OP_GELU, gelu_f32(s->h, (size_t)R * 4 * d));
+        TIMED(s, OP_FC_PROJ, linear_f32(s->tmp, s->h, w->fc_proj_w, w->fc_proj_b, R, 4 * d, d));
+        TIMED(s, OP_OTHER, add_f32(s->x, s->tmp, (size_t)R * d));
+    }
+    s->kv.len += T;
+    if (mode == LOGITS_NONE) return ST_OK;
+    int rows = R;
+    const float *src = s->x;
+    if (mode == LOGITS_LAST && T > 1) { /* gather each sequence's last row */
+        for (int b = 0; b < B; b++)
+            memcpy(s->tmp + (size_t)b * d, s->x + ((size_t)b * T + T - 1) * d, (size_t)d * sizeof(float));
+        rows = B;
+        src = s->tmp;
+    }
+    TIMED(s, OP_LAYERNORM, layernorm_f32(s->xn, src, m->lnf_w, m->lnf_b, rows, d, c->ln_eps));
+    TIMED(s, OP_LM_HEAD, linear_nt_f32(logits, s->xn, m->lm_head, rows, d, V));
+    return ST_OK;
+}

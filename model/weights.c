@@ -1,0 +1,238 @@
+#include "weights.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static float *own_alloc(gpt2_model *m, uint64_t n_floats) {
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        float **o = realloc(m->owned, (size_t)cap * sizeof *o);
+        if (!o) return NULL;
+        m->owned = o;
+        m->cap_owned = cap;
+    }
+    float *p = NULL;
+    size_t bytes = (size_t)n_floats * sizeof(float);
+    if (posix_memalign((void **)&p, 64, bytes ? bytes : 64) != 0) return NULL;
+    m->owned[m->n_owned++] = p;
+    return p;
+}
+
+void gpt2_free(gpt2_model *m) {
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    if (m->has_file) st_close(&m->file);
+    memset(m, 0, sizeof *m);
+}
+
+int gpt2_resolve_paths(const char *path, char *config_path, size_t clen, char *st_path, size_t slen,
+                       status_t *st) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return status_fail(st, ST_BAD_INPUT, "%s: %s: give a model folder or its model.safetensors", path,
+                           strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        snprintf(st_path, slen, "%s/model.safetensors", path);
+        snprintf(config_path, clen, "%s/config.json", path);
+    } else {
+        snprintf(st_path, slen, "%s", path);
+        const char *slash = strrchr(path, '/');
+        if (slash)
+            snprintf(config_path, clen, "%.*s/config.json", (int)(slash - path), path);
+        else
+            snprintf(config_path, clen, "config.json");
+    }
+    if (stat(config_path, &sb) != 0)
+        return status_fail(st, ST_BAD_INPUT, "%s: no config.json beside the weights: put the Hugging Face "
+                           "config.json in the model folder", config_path);
+    if (stat(st_path, &sb) != 0)
+        return status_fail(st, ST_BAD_INPUT, "%s: %s: the model folder needs model.safetensors", st_path,
+                           strerror(errno));
+    return ST_OK;
+}
+
+/* Finds `name` with or without the "transformer." prefix. */
+static const st_tensor *find_tensor(const st_file *f, const char *name) {
+    const st_tensor *t = st_find(f, name);
+    if (t) return t;
+    char pref[256];
+    snprintf(pref, sizeof pref, "transformer.%s", name);
+    return st_find(f, pref);
+}
+
+/* Binds one tensor: checks presence, dtype and shape, then returns an f32
+ * view (in place) or a widened copy. */
+static int bind(gpt2_model *m, const char *name, int ndim, int64_t d0, int64_t d1, const float **out,
+                status_t *st) {
+    const st_file *f = &m->file;
+    const st_tensor *t = find_tensor(f, name);
+    if (!t)
+        return status_fail(st, ST_BAD_INPUT, "%s: tensor %s is missing: not a complete GPT-2 checkpoint", f->path,
+                           name);
+    if (t->dtype != ST_DT_F32 && t->dtype != ST_DT_F16 && t->dtype != ST_DT_BF16)
+        return status_fail(st, ST_BAD_INPUT, "%s: tensor %s has dtype %s: F32, F16 or BF16 expected", f->path,
+                           t->name, t->dtype_str);
+    int64_t want[2] = {d0, d1};
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
+    if (!ok) {
+        char got[128] = "", exp[64];
+        for (int i = 0; i < t->ndim; i++) {
+            size_t l = strlen(got);
+            snprintf(got + l, sizeof got - l, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        }
+        if (ndim == 1)
+            snprintf(exp, sizeof exp, "%lld", (long long)d0);
+        else
+            snprintf(exp, sizeof exp, "%lld, %lld", (long long)d0, (long long)d1);
+        return status_fail(st, ST_BAD_INPUT,
+                           "%s: tensor %s has shape [%s] but config.json implies [%s]: the config and the "
+                           "weights disagree",
+                           f->path, t->name, got, exp);
+    }
+    const uint8_t *src = f->data + t->begin;
+    if (t->dtype == ST_DT_F32 && ((uintptr_t)src % sizeof(float)) == 0) {
+        *out = (const float *)(const void *)src;
+    } else {
+        float *buf = own_alloc(m, st_numel(t));
+        if (!buf) return status_fail(st, ST_RUNTIME, "out of memory converting %s", t->name);
+        st_to_f32(f, t, buf);
+        *out = buf;
+    }
+    m->weight_bytes_f32 += st_numel(t) * 4;
+    return ST_OK;
+}
+
+int gpt2_load(gpt2_model *m, const char *path, status_t *st) {
+    memset(m, 0, sizeof *m);
+    char cpath[1100], spath[1100];
+    int rc = gpt2_resolve_paths(path, cpath, sizeof cpath, spath, sizeof spath, st);
+    if (rc) return rc;
+    if ((rc = config_from_json_file(cpath, &m->cfg, st))) return rc;
+    if ((rc = st_open(&m->file, spath, st))) return rc;
+    m->has_file = 1;
+    snprintf(m->source, sizeof m->source, "%s", spath);
+    const gpt2_config *c = &m->cfg;
+    const int64_t d = c->n_embd;
+    m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
+    if (!m->layers) { gpt2_free(m); return status_fail(st, ST_RUNTIME, "out of memory"); }
+    rc = bind(m, "wte.weight", 2, c->vocab, d, &m->wte, st);
+    if (!rc) rc = bind(m, "wpe.weight", 2, c->n_ctx, d, &m->wpe, st);
+    if (!rc) rc = bind(m, "ln_f.weight", 1, d, 0, &m->lnf_w, st);
+    if (!rc) rc = bind(m, "ln_f.bias", 1, d, 0, &m->lnf_b, st);
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        gpt2_layer *ly = &m->layers[l];
+        char n[128];
+#define BIND(field, suffix, nd, a, b)                                   \
+    if (!rc) {                                                          \
+        snprintf(n, sizeof n, "h.%d.%s", l, suffix);                    \
+        rc = bind(m, n, nd, a, b, &ly->field, st);                      \
+    }
+        BIND(ln1_w, "ln_1.weight", 1, d, 0);
+        BIND(ln1_b, "ln_1.bias", 1, d, 0);
+        BIND(qkv_w, "attn.c_attn.weight", 2, d, 3 * d);
+        BIND(qkv_b, "attn.c_attn.bias", 1, 3 * d, 0);
+        BIND(attn_proj_w, "attn.c_proj.weight", 2, d, d);
+        BIND(attn_proj_b, "attn.c_proj.bias", 1, d, 0);
+        BIND(ln2_w, "ln_2.weight", 1, d, 0);
+        BIND(ln2_b, "ln_2.bias", 1, d, 0);
+        BIND(fc_w, "mlp.c_fc.weight", 2, d, 4 * d);
+        BIND(fc_b, "mlp.c_fc.bias", 1, 4 * d, 0);
+        BIND(fc_proj_w, "mlp.c_proj.weight", 2, 4 * d, d);
+        BIND(fc_proj_b, "mlp.c_proj.bias", 1, d, 0);
+#undef BIND
+    }
+    if (!rc) {
+        /* an extra layer in the file means the config is wrong */
+        char n[64];
+        snprintf(n, sizeof n, "h.%d.ln_1.weight", c->n_layer);
+        if (find_tensor(&m->file, n))
+            rc = status_fail(st, ST_BAD_INPUT,
+                             "%s: has tensor %s but config.json says n_layer %d: the config and the weights "
+                             "disagree",
+                             spath, n, c->n_layer);
+    }
+    if (!rc) {
+        if (st_find(&m->file, "lm_head.weight")) {
+            rc = bind(m, "lm_head.weight", 2, c->vocab, d, &m->lm_head, st);
+            m->lm_head_tied = 0;
+        } else {
+            m->lm_head = m->wte;
+            m->lm_head_tied = 1;
+        }
+    }
+    if (rc) { gpt2_free(m); return rc; }
+    return ST_OK;
+}
+
+/* splitmix64: a seeded, reproducible stream */
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Fills with mean + scale * u, u roughly N(0,1) (sum of 4 uniforms, scaled). */
+static void fill(float *x, uint64_t n, uint64_t seed, float mean, float scale) {
+#pragma omp parallel for schedule(static) if (n > (1u << 20))
+    for (uint64_t blk = 0; blk < (n + 65535) / 65536; blk++) {
+        uint64_t s = seed * 0x100000001b3ull + blk;
+        uint64_t end = (blk + 1) * 65536 < n ? (blk + 1) * 65536 : n;
+        for (uint64_t i = blk * 65536; i < end; i++) {
+            uint64_t r = splitmix64(&s);
+            float u = (float)((r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48)) *
+                          (1.0f / 65536.0f) - 2.0f; /* mean 0, var 4/12 */
+            x[i] = mean + scale * u * 1.7320508f;
+        }
+    }
+}
+
+int gpt2_synthetic(gpt2_model *m, const gpt2_config *cfg, uint64_t seed, status_t *st) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    int rc = config_validate(cfg, cfg->name, st);
+    if (rc) return rc;
+    const uint64_t d = (uint64_t)cfg->n_embd;
+    uint64_t total = config_param_count(cfg);
+    if ((rc = mem_check(st, "synthetic weights", total * 4))) return rc;
+    snprintf(m->source, sizeof m->source, "synthetic, seed %llu", (unsigned long long)seed);
+    m->layers = calloc((size_t)cfg->n_layer, sizeof *m->layers);
+    if (!m->layers) return status_fail(st, ST_RUNTIME, "out of memory");
+    uint64_t tag = 0;
+#define MAKE(ptr, n, mean, scale)                                               \
+    do {                                                                        \
+        float *b_ = own_alloc(m, (n));                                          \
+        if (!b_) { gpt2_free(m); return status_fail(st, ST_RUNTIME, "out of memory for synthetic weights"); } \
+        fill(b_, (n), seed * 1000003u + (tag++), (mean), (scale));              \
+        (ptr) = b_;                                                             \
+    } while (0)
+    MAKE(m->wte, (uint64_t)cfg->vocab * d, 0.0f, 0.02f);
+    MAKE(m->wpe, (uint64_t)cfg->n_ctx * d, 0.0f, 0.01f);
+    MAKE(m->lnf_w, d, 1.0f, 0.05f);
+    MAKE(m->lnf_b, d, 0.0f, 0.02f);
+    for (int l = 0; l < cfg->n_layer; l++) {
+        gpt2_layer *ly = &m->layers[l];
+        MAKE(ly->ln1_w, d, 1.0f, 0.05f);
+        MAKE(ly->ln1_b, d, 0.0f, 0.02f);
+        MAKE(ly->qkv_w, d * 3 * d, 0.0f, 0.02f);
+        MAKE(ly->qkv_b, 3 * d, 0.0f, 0.02f);
+        MAKE(ly->attn_proj_w, d * d, 0.0f, 0.02f);
+        MAKE(ly->attn_proj_b, d, 0.0f, 0.02f);
+        MAKE(ly->ln2_w, d, 1.0f, 0.05f);
+        MAKE(ly->ln2_b, d, 0.0f, 0.02f);
+        MAKE(ly->fc_w, d * 4 * d, 0.0f, 0.02f);
+        MAKE(ly->fc_b, 4 * d, 0.0f, 0.02f);
+        MAKE(ly->fc_proj_w, 4 * d * d, 0.0f, 0.02f);
+        MAKE(ly->fc_proj_b, d, 0.0f, 0.02f);
+    }
+#undef MAKE
+    m->lm_head = m->wte;
+    m->lm_head_tied = 1;
+    m->weight_bytes_f32 = total * 4;
+    return ST_OK;
+}

@@ -1,0 +1,55 @@
+/* weights: a GPT-2 model's parameters as float32 row-major arrays, either
+ * read from a Hugging Face checkpoint (mmap; F32 used in place when aligned,
+ * F16/BF16 widened once at load) or synthesised from a seed.
+ * Conv1D weights keep the checkpoint's [in, out] layout. */
+#ifndef GR_WEIGHTS_H
+#define GR_WEIGHTS_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "safetensors.h"
+#include "status.h"
+
+typedef struct {
+    const float *ln1_w, *ln1_b;          /* (d) */
+    const float *qkv_w, *qkv_b;          /* (d, 3d), (3d)  columns: q | k | v */
+    const float *attn_proj_w, *attn_proj_b; /* (d, d), (d) */
+    const float *ln2_w, *ln2_b;          /* (d) */
+    const float *fc_w, *fc_b;            /* (d, 4d), (4d) */
+    const float *fc_proj_w, *fc_proj_b;  /* (4d, d), (d) */
+} gpt2_layer;
+
+typedef struct {
+    gpt2_config cfg;
+    const float *wte;      /* (V, d) token embedding */
+    const float *wpe;      /* (T, d) position embedding */
+    const float *lnf_w, *lnf_b; /* (d) */
+    const float *lm_head;  /* (V, d); == wte when tied */
+    int lm_head_tied;
+    gpt2_layer *layers;    /* (L) */
+    /* ownership */
+    st_file file;          /* mapped checkpoint, if any */
+    int has_file;
+    float **owned;         /* buffers this model allocated */
+    int n_owned, cap_owned;
+    char source[1100];     /* "synthetic seed N" or the file path */
+    uint64_t weight_bytes_f32; /* bytes of the float32 parameters used */
+} gpt2_model;
+
+/* `path` is a model folder (config.json + model.safetensors) or the
+ * .safetensors file inside one. */
+int gpt2_load(gpt2_model *m, const char *path, status_t *st);
+
+/* Real GPT-2 shapes, seeded synthetic values (N(0, 0.02)-like weights,
+ * LayerNorm gains near 1), made in memory. */
+int gpt2_synthetic(gpt2_model *m, const gpt2_config *cfg, uint64_t seed, status_t *st);
+
+void gpt2_free(gpt2_model *m);
+
+/* Resolves a model folder or file into the config.json and safetensors
+ * paths. */
+int gpt2_resolve_paths(const char *path, char *config_path, size_t clen, char *st_path, size_t slen,
+                       status_t *st);
+
+#endif
