@@ -11,6 +11,9 @@
 int cmd_info(int argc, char **argv, FILE *out, status_t *st);
 int cmd_logits(int argc, char **argv, FILE *out, status_t *st);
 int cmd_generate(int argc, char **argv, FILE *out, status_t *st);
+int cmd_decode(int argc, char **argv, FILE *out, status_t *st);
+int cmd_machine(int argc, char **argv, FILE *out, status_t *st);
+int cmd_predict(int argc, char **argv, FILE *out, status_t *st);
 
 /* Dispatches argv[1] (the subcommand). */
 int bench_main(int argc, char **argv, FILE *out, status_t *st);

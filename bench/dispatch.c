@@ -11,6 +11,9 @@ typedef struct {
 } command;
 
 static const command COMMANDS[] = {
+    {"decode", cmd_decode, "batched decode measured against the roofline"},
+    {"machine", cmd_machine, "measure this machine's bandwidth and FLOP/s ceilings"},
+    {"predict", cmd_predict, "the roofline prediction alone, for any B and S"},
     {"info", cmd_info, "a model's shape, parameters and weight bytes"},
     {"logits", cmd_logits, "logits of every position, to a .npy file"},
     {"generate", cmd_generate, "greedy continuation of a prompt"},

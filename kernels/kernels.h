@@ -47,5 +47,7 @@ void attn_causal_head_f32(float *out, int out_stride, const float *q, int q_stri
  * (n <= 0: one per core). Returns the count in use. */
 int threads_init(int n);
 int threads_count(void);
+/* Cores (online CPUs) of this machine. */
+int cores_online(void);
 
 #endif

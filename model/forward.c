@@ -93,6 +93,16 @@ int argmax_f32(const float *x, int n) {
     return best;
 }
 
+/* y: (R, N) = x: (R, K) @ W + b, through the packed small-M kernel when the
+ * model has one and R is small, else OpenBLAS on the stored layout. */
+static void dense(const gpt2_model *m, float *y, const float *x, const float *w, const packed_w *pw,
+                  const float *b, int R, int K, int N) {
+    if (m->packed && R <= m->packed_max_rows)
+        linear_packed_f32(y, x, pw, b, R);
+    else
+        linear_f32(y, x, w, b, R, K, N);
+}
+
 /* Appends the K and V columns of qkv rows to the cache at positions
  * len..len+T-1. qkv: (B*T, 3d). */
 static void kv_append(kv_cache *kv, int l, const float *qkv, int B, int T, int d) {
@@ -141,16 +151,17 @@ int gpt2_forward(const gpt2_model *m, gpt2_state *s, const int *tokens, int T, f
     TIMED(s, OP_OTHER, embed_f32(s->x, m->wte, m->wpe, s->tok_rows, s->pos_rows, R, d));
     for (int l = 0; l < c->n_layer; l++) {
         const gpt2_layer *w = &m->layers[l];
+        const gpt2_layer_packed *pk = m->packed ? &m->packed[l] : NULL;
         TIMED(s, OP_LAYERNORM, layernorm_f32(s->xn, s->x, w->ln1_w, w->ln1_b, R, d, c->ln_eps));
-        TIMED(s, OP_QKV, linear_f32(s->qkv, s->xn, w->qkv_w, w->qkv_b, R, d, 3 * d));
+        TIMED(s, OP_QKV, dense(m, s->qkv, s->xn, w->qkv_w, pk ? &pk->qkv : NULL, w->qkv_b, R, d, 3 * d));
         TIMED(s, OP_OTHER, kv_append(&s->kv, l, s->qkv, B, T, d));
         TIMED(s, OP_ATTENTION, attention_layer(s, l, B, T, d));
-        TIMED(s, OP_ATTN_PROJ, linear_f32(s->tmp, s->att, w->attn_proj_w, w->attn_proj_b, R, d, d));
+        TIMED(s, OP_ATTN_PROJ, dense(m, s->tmp, s->att, w->attn_proj_w, pk ? &pk->attn_proj : NULL, w->attn_proj_b, R, d, d));
         TIMED(s, OP_OTHER, add_f32(s->x, s->tmp, (size_t)R * d));
         TIMED(s, OP_LAYERNORM, layernorm_f32(s->xn, s->x, w->ln2_w, w->ln2_b, R, d, c->ln_eps));
-        TIMED(s, OP_FC, linear_f32(s->h, s->xn, w->fc_w, w->fc_b, R, d, 4 * d));
+        TIMED(s, OP_FC, dense(m, s->h, s->xn, w->fc_w, pk ? &pk->fc : NULL, w->fc_b, R, d, 4 * d));
         TIMED(s, OP_GELU, gelu_f32(s->h, (size_t)R * 4 * d));
-        TIMED(s, OP_FC_PROJ, linear_f32(s->tmp, s->h, w->fc_proj_w, w->fc_proj_b, R, 4 * d, d));
+        TIMED(s, OP_FC_PROJ, dense(m, s->tmp, s->h, w->fc_proj_w, pk ? &pk->fc_proj : NULL, w->fc_proj_b, R, 4 * d, d));
         TIMED(s, OP_OTHER, add_f32(s->x, s->tmp, (size_t)R * d));
     }
     s->kv.len += T;
@@ -164,6 +175,9 @@ int gpt2_forward(const gpt2_model *m, gpt2_state *s, const int *tokens, int T, f
         src = s->tmp;
     }
     TIMED(s, OP_LAYERNORM, layernorm_f32(s->xn, src, m->lnf_w, m->lnf_b, rows, d, c->ln_eps));
-    TIMED(s, OP_LM_HEAD, linear_nt_f32(logits, s->xn, m->lm_head, rows, d, V));
+    if (m->packed && rows <= m->packed_max_rows)
+        TIMED(s, OP_LM_HEAD, linear_packed_f32(logits, s->xn, &m->lm_head_packed, NULL, rows));
+    else
+        TIMED(s, OP_LM_HEAD, linear_nt_f32(logits, s->xn, m->lm_head, rows, d, V));
     return ST_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static float *own_alloc(gpt2_model *m, uint64_t n_floats) {
     if (m->n_owned == m->cap_owned) {
@@ -22,6 +23,16 @@ static float *own_alloc(gpt2_model *m, uint64_t n_floats) {
 }
 
 void gpt2_free(gpt2_model *m) {
+    if (m->packed) {
+        for (int l = 0; l < m->cfg.n_layer; l++) {
+            packed_free(&m->packed[l].qkv);
+            packed_free(&m->packed[l].attn_proj);
+            packed_free(&m->packed[l].fc);
+            packed_free(&m->packed[l].fc_proj);
+        }
+        free(m->packed);
+        packed_free(&m->lm_head_packed);
+    }
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
@@ -234,5 +245,33 @@ int gpt2_synthetic(gpt2_model *m, const gpt2_config *cfg, uint64_t seed, status_
     m->lm_head = m->wte;
     m->lm_head_tied = 1;
     m->weight_bytes_f32 = total * 4;
+    return ST_OK;
+}
+
+int gpt2_pack(gpt2_model *m, status_t *st) {
+    if (m->packed) return ST_OK;
+    const gpt2_config *c = &m->cfg;
+    const int d = c->n_embd, L = c->n_layer;
+    uint64_t need = (uint64_t)L * (packed_bytes(d, 3 * d) + packed_bytes(d, d) + packed_bytes(d, 4 * d) +
+                                   packed_bytes(4 * d, d)) +
+                    packed_bytes(d, c->vocab);
+    int rc = mem_check(st, "the packed weights", need);
+    if (rc) return rc;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    m->packed = calloc((size_t)L, sizeof *m->packed);
+    int bad = !m->packed;
+    for (int l = 0; l < L && !bad; l++) {
+        const gpt2_layer *w = &m->layers[l];
+        gpt2_layer_packed *p = &m->packed[l];
+        bad = packed_from_kn(&p->qkv, w->qkv_w, d, 3 * d) || packed_from_kn(&p->attn_proj, w->attn_proj_w, d, d) ||
+              packed_from_kn(&p->fc, w->fc_w, d, 4 * d) || packed_from_kn(&p->fc_proj, w->fc_proj_w, 4 * d, d);
+    }
+    if (!bad) bad = packed_from_nk(&m->lm_head_packed, m->lm_head, d, c->vocab);
+    if (bad) return status_fail(st, ST_RUNTIME, "out of memory packing the weights");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    m->pack_s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    const char *env = getenv("GPT2_PACKED_MAX_ROWS");
+    m->packed_max_rows = env ? atoi(env) : GPT2_PACKED_MAX_ROWS_DEFAULT;
     return ST_OK;
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "../kernels/gemm_packed.h"
 #include "config.h"
 #include "safetensors.h"
 #include "status.h"
@@ -19,6 +20,11 @@ typedef struct {
     const float *fc_w, *fc_b;            /* (d, 4d), (4d) */
     const float *fc_proj_w, *fc_proj_b;  /* (4d, d), (d) */
 } gpt2_layer;
+
+/* The layer matrices laid out for the small-M kernel (gemm_packed.h). */
+typedef struct {
+    packed_w qkv, attn_proj, fc, fc_proj;
+} gpt2_layer_packed;
 
 typedef struct {
     gpt2_config cfg;
@@ -35,6 +41,11 @@ typedef struct {
     int n_owned, cap_owned;
     char source[1100];     /* "synthetic seed N" or the file path */
     uint64_t weight_bytes_f32; /* bytes of the float32 parameters used */
+    /* packed copies for decode (gpt2_pack); NULL until packed */
+    gpt2_layer_packed *packed;  /* (L) */
+    packed_w lm_head_packed;    /* lm_head^T as (d, V) panels */
+    double pack_s;              /* load-time cost of packing, seconds */
+    int packed_max_rows;        /* rows up to which forward uses the packed kernel */
 } gpt2_model;
 
 /* `path` is a model folder (config.json + model.safetensors) or the
@@ -46,6 +57,15 @@ int gpt2_load(gpt2_model *m, const char *path, status_t *st);
 int gpt2_synthetic(gpt2_model *m, const gpt2_config *cfg, uint64_t seed, status_t *st);
 
 void gpt2_free(gpt2_model *m);
+
+/* Lays every layer matrix and the LM head out in panels for the small-M
+ * kernel (a second copy of the weights; memory checked first), and sets
+ * packed_max_rows (GPT2_PACKED_MAX_ROWS overrides). Records pack_s. */
+int gpt2_pack(gpt2_model *m, status_t *st);
+
+/* Above this many rows (B x T) OpenBLAS sgemm wins over the packed kernel
+ * on this project's reference machine: see docs/method.md. */
+#define GPT2_PACKED_MAX_ROWS_DEFAULT 64
 
 /* Resolves a model folder or file into the config.json and safetensors
  * paths. */

@@ -1,0 +1,178 @@
+/* gpt2-bench decode: batched decode measured against the roofline. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/gemm_packed.h"
+#include "../kernels/kernels.h"
+#include "../kernels/pin.h"
+#include "cli.h"
+#include "commands.h"
+#include "decode_machine.h"
+#include "decode_run.h"
+#include "model_source.h"
+#include "record.h"
+
+static const char *USAGE =
+    "usage: gpt2-bench decode --model NAME | --weights PATH --batch B --context S\n"
+    "         [--steps N] [--reps R] [--warmup W] [--threads T] [--dtype f32] [--kv-dtype f32]\n"
+    "         [--prefill synthetic|real] [--json FILE|-] [--csv FILE] [--machine FILE]\n"
+    "         [--results DIR] [--remeasure] [--no-pack] [--seed N] [--quiet]\n"
+    "  B, S and T take lists: 1,2,4 or ranges 1-64*2 (multiply) or 1-8+1 (add)\n"
+    "  --steps N     timed steps per repetition (default 16); --reps R (default 5);\n"
+    "                --warmup W steps first (default 4); S + W + N must fit in n_ctx\n"
+    "  --prefill     synthetic (default): the KV cache is filled with seeded values,\n"
+    "                since a step's cost does not depend on them; real: a real prefill\n"
+    "  --machine     ceilings from this file; default: results/machine-<host>-t<T>.json,\n"
+    "                measured on first use (gpt2-bench machine), --remeasure to redo it\n"
+    "  --no-pack     OpenBLAS on the stored weights instead of the packed decode kernel\n"
+    "  --json FILE   append one JSON object per point ('-': stdout); --csv FILE appends rows\n";
+
+static void on_signal(int sig) {
+    (void)sig;
+    decode_stop_requested = 1;
+}
+
+typedef struct {
+    long *batches, *contexts, *threads;
+    int nb, nc, nt;
+} grid;
+
+static void grid_free(grid *g) {
+    free(g->batches);
+    free(g->contexts);
+    free(g->threads);
+}
+
+/* Writes the outputs for one finished point. */
+static int emit(const record_input *in, const char *json, const char *csv, int quiet, FILE *out, int *header_done,
+                status_t *st) {
+    record_figures f;
+    record_compute(in, &f);
+    int rc = ST_OK;
+    if (!quiet) {
+        if (!*header_done) record_table_header(out);
+        *header_done = 1;
+        record_table_row(out, in, &f);
+        record_table_operators(out, in, &f);
+    }
+    if (json) {
+        cJSON *o = record_json(in, &f);
+        char *line = cJSON_PrintUnformatted(o);
+        if (strcmp(json, "-") == 0)
+            fprintf(out, "%s\n", line);
+        else
+            rc = record_append_line(json, line, st);
+        free(line);
+        cJSON_Delete(o);
+    }
+    if (!rc && csv) {
+        FILE *probe = fopen(csv, "r");
+        int fresh = !probe || fgetc(probe) == EOF;
+        if (probe) fclose(probe);
+        char *row = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&row, &len);
+        if (!mem) return status_fail(st, ST_RUNTIME, "out of memory");
+        if (fresh) fprintf(mem, "%s\n", record_csv_header());
+        record_csv_row(mem, in, &f);
+        fclose(mem);
+        if (len && row[len - 1] == '\n') row[len - 1] = 0;
+        rc = record_append_line(csv, row, st);
+        free(row);
+    }
+    return rc;
+}
+
+int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
+    cli_flag fl[] = {{"--model", 1, 0},   {"--weights", 1, 0},  {"--batch", 1, 0},   {"--context", 1, 0},
+                     {"--steps", 1, 0},   {"--reps", 1, 0},     {"--warmup", 1, 0},  {"--threads", 1, 0},
+                     {"--dtype", 1, 0},   {"--kv-dtype", 1, 0}, {"--prefill", 1, 0}, {"--json", 1, 0},
+                     {"--csv", 1, 0},     {"--machine", 1, 0},  {"--results", 1, 0}, {"--remeasure", 0, 0},
+                     {"--no-pack", 0, 0}, {"--seed", 1, 0},     {"--quiet", 0, 0},   {"--help", 0, 0}};
+    const int nf = sizeof fl / sizeof fl[0];
+    int rc = cli_parse(argc, argv, 1, fl, nf, "decode", st);
+    if (rc) return rc;
+    if (cli_get(fl, nf, "--help")) { fputs(USAGE, out); return ST_OK; }
+#define GET(name) cli_get(fl, nf, name)
+    const char *dtype = GET("--dtype") ? GET("--dtype") : "f32";
+    const char *kv_dtype = GET("--kv-dtype") ? GET("--kv-dtype") : "f32";
+    if (strcmp(dtype, "f32") != 0)
+        return status_fail(st, ST_BAD_INPUT, "decode: --dtype %s: only f32 weights are built so far", dtype);
+    if (strcmp(kv_dtype, "f32") != 0)
+        return status_fail(st, ST_BAD_INPUT, "decode: --kv-dtype %s: only an f32 KV cache is built so far", kv_dtype);
+    const char *prefill = GET("--prefill") ? GET("--prefill") : "synthetic";
+    if (strcmp(prefill, "synthetic") != 0 && strcmp(prefill, "real") != 0)
+        return status_fail(st, ST_BAD_INPUT, "decode: --prefill '%s': use synthetic or real", prefill);
+    if (!GET("--batch") || !GET("--context"))
+        return status_fail(st, ST_BAD_INPUT, "decode: --batch B and --context S are required (see --help)");
+    long steps = 16, reps = 5, warmup = 4, seed = 1;
+    if ((GET("--steps") && (rc = cli_int(GET("--steps"), "--steps", 1, 1 << 20, &steps, st))) ||
+        (GET("--reps") && (rc = cli_int(GET("--reps"), "--reps", 1, 100000, &reps, st))) ||
+        (GET("--warmup") && (rc = cli_int(GET("--warmup"), "--warmup", 0, 1 << 20, &warmup, st))) ||
+        (GET("--seed") && (rc = cli_int(GET("--seed"), "--seed", 0, 2147483647L, &seed, st))))
+        return rc;
+    grid g = {0};
+    long ncores = cores_online();
+    if ((rc = cli_list(GET("--batch"), "--batch", 1, 1 << 16, &g.batches, &g.nb, st)) ||
+        (rc = cli_list(GET("--context"), "--context", 0, 1 << 20, &g.contexts, &g.nc, st)) ||
+        (GET("--threads") && (rc = cli_list(GET("--threads"), "--threads", 1, 4096, &g.threads, &g.nt, st)))) {
+        grid_free(&g);
+        return rc;
+    }
+    if (!g.threads) {
+        g.threads = malloc(sizeof *g.threads);
+        g.threads[0] = ncores;
+        g.nt = 1;
+    }
+    gpt2_model m;
+    if ((rc = model_open(&m, GET("--model"), GET("--weights"), (uint64_t)seed, st))) {
+        grid_free(&g);
+        return rc;
+    }
+    /* refuse points that can never fit before measuring anything */
+    for (int i = 0; i < g.nc && !rc; i++)
+        if (g.contexts[i] + warmup + steps > m.cfg.n_ctx)
+            rc = status_fail(st, ST_BAD_INPUT,
+                             "decode: context %ld + warm-up %ld + steps %ld = %ld positions exceed n_ctx %d: "
+                             "lower the context or the steps",
+                             g.contexts[i], warmup, steps, g.contexts[i] + warmup + steps, m.cfg.n_ctx);
+    if (!rc && !GET("--no-pack")) rc = gpt2_pack(&m, st);
+    const int quiet = GET("--quiet") != NULL;
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    decode_stop_requested = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int header_done = 0;
+    for (int ti = 0; ti < g.nt && !rc && !decode_stop_requested; ti++) {
+        int T = threads_init((int)g.threads[ti]);
+        char pin_desc[256] = "";
+        threads_pin(T, pin_desc, sizeof pin_desc);
+        record_machine mc;
+        rc = decode_machine_get(&mc, T, GET("--machine"), GET("--results") ? GET("--results") : "results",
+                                GET("--remeasure") != NULL, quiet ? NULL : stderr, st);
+        for (int bi = 0; bi < g.nb && !rc && !decode_stop_requested; bi++)
+            for (int ci = 0; ci < g.nc && !rc && !decode_stop_requested; ci++) {
+                decode_request rq = {(int)g.batches[bi], (int)g.contexts[ci], (int)steps, (int)reps, (int)warmup,
+                                     strcmp(prefill, "real") == 0, (uint64_t)seed, quiet ? NULL : stderr};
+                rc = mem_check(st, "this decode point", decode_bytes_needed(&m.cfg, &rq, T));
+                decode_result res;
+                if (!rc) rc = decode_measure(&m, &rq, &res, st);
+                if (rc) break;
+                record_input in = {&m, dtype, kv_dtype, 4.0, 4.0, T, pin_desc,
+                                   m.packed ? gemm_path_name(gemm_path_current()) : "openblas", &mc, &res};
+                rc = emit(&in, GET("--json"), GET("--csv"), quiet, out, &header_done, st);
+                decode_result_free(&res);
+            }
+    }
+    if (!rc && decode_stop_requested)
+        rc = status_fail(st, ST_RUNTIME, "decode: interrupted; the points measured so far were written");
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    gpt2_free(&m);
+    grid_free(&g);
+    return rc;
+#undef GET
+}

@@ -1,0 +1,41 @@
+/* decode_run: one measured point of batched decode: B sequences with S
+ * tokens in their KV caches, W warm-up steps, then R repetitions of N timed
+ * steps, each repetition starting again at depth S. */
+#ifndef GR_DECODE_RUN_H
+#define GR_DECODE_RUN_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "../model/forward.h"
+#include "stats.h"
+
+typedef struct {
+    int batch, context, steps, reps, warmup;
+    int real_prefill;  /* 1: fill the cache by a real prefill of seeded prompts */
+    uint64_t seed;
+    FILE *progress;    /* NULL: quiet */
+} decode_request;
+
+typedef struct {
+    decode_request req;
+    int reps_done;          /* < req.reps when interrupted */
+    double *samples_ns;     /* (reps_done) nanoseconds per step, one per repetition */
+    stats_summary ns;       /* over samples_ns */
+    gpt2_profile prof;      /* one extra, untimed repetition with per-operator timers */
+    double prof_steps;      /* steps in prof */
+    int *prompt_tokens;     /* (B, S) with real prefill, else NULL */
+    int *output_tokens;     /* (B, N) greedy ids of the first repetition */
+    double fill_s;          /* time to fill the cache */
+} decode_result;
+
+/* Set from a signal handler: the run stops at the end of the current step. */
+extern volatile sig_atomic_t decode_stop_requested;
+
+/* Bytes the point needs beyond the weights (state + KV + logits). */
+uint64_t decode_bytes_needed(const gpt2_config *c, const decode_request *rq, int threads);
+
+int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result *out, status_t *st);
+void decode_result_free(decode_result *r);
+
+#endif

@@ -1,0 +1,210 @@
+#include "record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void record_compute(const record_input *in, record_figures *f) {
+    memset(f, 0, sizeof *f);
+    const decode_result *r = in->res;
+    const gpt2_config *c = &in->model->cfg;
+    const int B = r->req.batch, S = r->req.context;
+    const record_machine *mc = in->machine;
+    roofline_decode_cost(c, B, S, in->q_bytes, in->qkv_bytes, &f->cost);
+    roof_ceilings roof = {mc->read_gbs, mc->peak_gflops};
+    roofline_predict(&f->cost, B, &roof, &f->pred);
+    f->step_s = r->ns.median * 1e-9;
+    f->tok_s = B / f->step_s;
+    f->tok_s_min = B / (r->ns.max * 1e-9);
+    f->tok_s_max = B / (r->ns.min * 1e-9);
+    f->achieved_gbs = f->cost.total_bytes / f->step_s / 1e9;
+    f->achieved_gflops = f->cost.total_flops / f->step_s / 1e9;
+    f->mbu = f->achieved_gbs / mc->read_gbs;
+    f->mfu = f->achieved_gflops / mc->peak_gflops;
+    f->efficiency = f->tok_s / f->pred.tok_s;
+    f->llc_resident = mc->llc_bytes > 0 && (f->cost.weights_bytes + f->cost.kv_read_bytes) <= mc->llc_bytes;
+    double prof_total = 0;
+    for (int op = 0; op < OP_COUNT; op++) prof_total += r->prof.ns[op];
+    for (int op = 0; op < OP_COUNT; op++) {
+        f->op_frac[op] = prof_total > 0 ? r->prof.ns[op] / prof_total : 0;
+        f->op_ns[op] = f->op_frac[op] * r->ns.median; /* scaled to the median step */
+        roofline_decode_op_cost(c, B, S, in->q_bytes, in->qkv_bytes, (gpt2_op)op, &f->op_bytes[op], &f->op_flops[op]);
+    }
+}
+
+static cJSON *num_array(const double *x, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
+    return a;
+}
+
+static cJSON *int_matrix(const int *x, int rows, int cols) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < rows; i++) cJSON_AddItemToArray(a, cJSON_CreateIntArray(x + (size_t)i * cols, cols));
+    return a;
+}
+
+cJSON *record_json(const record_input *in, const record_figures *f) {
+    const decode_result *r = in->res;
+    const record_machine *mc = in->machine;
+    const gpt2_config *c = &in->model->cfg;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "schema_version", RECORD_SCHEMA_VERSION);
+    cJSON_AddStringToObject(o, "kind", "decode");
+    cJSON_AddStringToObject(o, "model", c->name);
+    cJSON_AddStringToObject(o, "weights_source", in->model->source);
+    cJSON_AddStringToObject(o, "dtype", in->dtype);
+    cJSON_AddStringToObject(o, "kv_dtype", in->kv_dtype);
+    cJSON_AddNumberToObject(o, "threads", in->threads);
+    cJSON_AddStringToObject(o, "pinning", in->pinning ? in->pinning : "none");
+    cJSON_AddStringToObject(o, "kernel", in->kernel ? in->kernel : "unknown");
+    cJSON_AddNumberToObject(o, "packed_max_rows", in->model->packed ? in->model->packed_max_rows : 0);
+    cJSON_AddNumberToObject(o, "batch", r->req.batch);
+    cJSON_AddNumberToObject(o, "context", r->req.context);
+    cJSON_AddNumberToObject(o, "steps", r->req.steps);
+    cJSON_AddNumberToObject(o, "reps", r->reps_done);
+    cJSON_AddNumberToObject(o, "warmup", r->req.warmup);
+    cJSON_AddStringToObject(o, "prefill", r->req.real_prefill ? "real" : "synthetic");
+    cJSON_AddBoolToObject(o, "interrupted", r->reps_done < r->req.reps);
+    cJSON_AddItemToObject(o, "samples_ns", num_array(r->samples_ns, r->reps_done));
+    cJSON_AddNumberToObject(o, "step_ns_median", r->ns.median);
+    cJSON_AddNumberToObject(o, "step_ns_mean", r->ns.mean);
+    cJSON_AddNumberToObject(o, "step_ns_min", r->ns.min);
+    cJSON_AddNumberToObject(o, "step_ns_max", r->ns.max);
+    cJSON_AddNumberToObject(o, "step_ns_stddev", r->ns.stddev);
+    cJSON_AddNumberToObject(o, "cv", r->ns.cv);
+    cJSON_AddNumberToObject(o, "tok_s", f->tok_s);
+    cJSON_AddNumberToObject(o, "tok_s_min", f->tok_s_min);
+    cJSON_AddNumberToObject(o, "tok_s_max", f->tok_s_max);
+    cJSON_AddNumberToObject(o, "bytes_per_step", f->cost.total_bytes);
+    cJSON *bs = cJSON_AddObjectToObject(o, "bytes_per_step_split");
+    cJSON_AddNumberToObject(bs, "weights", f->cost.weights_bytes);
+    cJSON_AddNumberToObject(bs, "kv_read", f->cost.kv_read_bytes);
+    cJSON_AddNumberToObject(bs, "kv_write", f->cost.kv_write_bytes);
+    cJSON_AddNumberToObject(bs, "activations", f->cost.act_bytes);
+    cJSON_AddNumberToObject(o, "flops_per_step", f->cost.total_flops);
+    cJSON *fs = cJSON_AddObjectToObject(o, "flops_per_step_split");
+    cJSON_AddNumberToObject(fs, "dense", f->cost.dense_flops);
+    cJSON_AddNumberToObject(fs, "attention", f->cost.attention_flops);
+    cJSON_AddNumberToObject(fs, "lm_head", f->cost.lm_head_flops);
+    cJSON_AddNumberToObject(fs, "other", f->cost.other_flops);
+    cJSON_AddNumberToObject(o, "achieved_gbs", f->achieved_gbs);
+    cJSON_AddNumberToObject(o, "achieved_gflops", f->achieved_gflops);
+    cJSON_AddNumberToObject(o, "mbu", f->mbu);
+    cJSON_AddNumberToObject(o, "mfu", f->mfu);
+    cJSON_AddNumberToObject(o, "intensity", f->pred.intensity);
+    cJSON_AddNumberToObject(o, "ridge", f->pred.ridge);
+    cJSON_AddNumberToObject(o, "predicted_tok_s", f->pred.tok_s);
+    cJSON_AddNumberToObject(o, "predicted_step_s", f->pred.t_s);
+    cJSON_AddNumberToObject(o, "predicted_memory_s", f->pred.t_memory_s);
+    cJSON_AddNumberToObject(o, "predicted_compute_s", f->pred.t_compute_s);
+    cJSON_AddStringToObject(o, "bound", f->pred.compute_bound ? "compute" : "memory");
+    cJSON_AddNumberToObject(o, "efficiency", f->efficiency);
+    cJSON_AddBoolToObject(o, "llc_resident", f->llc_resident);
+    cJSON_AddNumberToObject(o, "cache_fill_s", r->fill_s);
+    cJSON_AddNumberToObject(o, "pack_s", in->model->pack_s);
+    cJSON *ops = cJSON_AddArrayToObject(o, "operators");
+    for (int op = 0; op < OP_COUNT; op++) {
+        cJSON *e = cJSON_CreateObject();
+        double t_s = f->op_ns[op] * 1e-9;
+        cJSON_AddStringToObject(e, "name", GPT2_OP_NAMES[op]);
+        cJSON_AddNumberToObject(e, "time_frac", f->op_frac[op]);
+        cJSON_AddNumberToObject(e, "time_ns", f->op_ns[op]);
+        cJSON_AddNumberToObject(e, "bytes", f->op_bytes[op]);
+        cJSON_AddNumberToObject(e, "flops", f->op_flops[op]);
+        cJSON_AddNumberToObject(e, "achieved_gbs", t_s > 0 ? f->op_bytes[op] / t_s / 1e9 : 0);
+        cJSON_AddNumberToObject(e, "achieved_gflops", t_s > 0 ? f->op_flops[op] / t_s / 1e9 : 0);
+        double tm = f->op_bytes[op] / (mc->read_gbs * 1e9), tc = f->op_flops[op] / (mc->peak_gflops * 1e9);
+        cJSON_AddStringToObject(e, "bound", tc > tm ? "compute" : "memory");
+        cJSON_AddNumberToObject(e, "predicted_ns", (tc > tm ? tc : tm) * 1e9);
+        cJSON_AddItemToArray(ops, e);
+    }
+    cJSON *m = cJSON_AddObjectToObject(o, "machine");
+    cJSON_AddStringToObject(m, "file", mc->source);
+    cJSON_AddNumberToObject(m, "read_gbs", mc->read_gbs);
+    cJSON_AddNumberToObject(m, "copy_gbs", mc->copy_gbs);
+    cJSON_AddNumberToObject(m, "triad_gbs", mc->triad_gbs);
+    cJSON_AddNumberToObject(m, "peak_gflops", mc->peak_gflops);
+    cJSON_AddNumberToObject(m, "sgemm_gflops", mc->sgemm_gflops);
+    cJSON_AddNumberToObject(m, "spec_gflops", mc->spec_gflops);
+    cJSON_AddNumberToObject(m, "llc_bytes", mc->llc_bytes);
+    if (r->prompt_tokens && (size_t)r->req.batch * r->req.context <= 65536)
+        cJSON_AddItemToObject(o, "prompt_tokens", int_matrix(r->prompt_tokens, r->req.batch, r->req.context));
+    if ((size_t)r->req.batch * r->req.steps <= 65536)
+        cJSON_AddItemToObject(o, "output_tokens", int_matrix(r->output_tokens, r->req.batch, r->req.steps));
+    return o;
+}
+
+void record_table_header(FILE *out) {
+    fprintf(out, "%5s %5s %9s %6s %8s %7s %8s %5s %5s %9s %8s %5s\n", "B", "S", "tok/s", "cv", "ms/step", "GB/s",
+            "GFLOP/s", "MBU", "MFU", "pred tok/s", "bound", "eff");
+}
+
+void record_table_row(FILE *out, const record_input *in, const record_figures *f) {
+    const decode_result *r = in->res;
+    fprintf(out, "%5d %5d %9.1f %6.3f %8.3f %7.1f %8.1f %5.2f %5.2f %9.1f %8s %5.2f%s\n", r->req.batch,
+            r->req.context, f->tok_s, r->ns.cv, f->step_s * 1e3, f->achieved_gbs, f->achieved_gflops, f->mbu, f->mfu,
+            f->pred.tok_s, f->pred.compute_bound ? "compute" : "memory", f->efficiency,
+            f->llc_resident ? "  (fits in LLC)" : "");
+}
+
+void record_table_operators(FILE *out, const record_input *in, const record_figures *f) {
+    const record_machine *mc = in->machine;
+    fprintf(out, "      %-10s %7s %6s %9s %9s %8s %9s %8s\n", "operator", "ms", "share", "MB", "MFLOP", "GB/s",
+            "GFLOP/s", "roof eff");
+    for (int op = 0; op < OP_COUNT; op++) {
+        double t_s = f->op_ns[op] * 1e-9;
+        double tm = f->op_bytes[op] / (mc->read_gbs * 1e9), tc = f->op_flops[op] / (mc->peak_gflops * 1e9);
+        double roof_s = tc > tm ? tc : tm;
+        fprintf(out, "      %-10s %7.3f %5.1f%% %9.2f %9.1f %8.1f %9.1f %8.2f\n", GPT2_OP_NAMES[op], t_s * 1e3,
+                100 * f->op_frac[op], f->op_bytes[op] / 1e6, f->op_flops[op] / 1e6,
+                t_s > 0 ? f->op_bytes[op] / t_s / 1e9 : 0, t_s > 0 ? f->op_flops[op] / t_s / 1e9 : 0,
+                t_s > 0 ? roof_s / t_s : 0);
+    }
+}
+
+const char *record_csv_header(void) {
+    return "model,dtype,kv_dtype,threads,batch,context,steps,reps,step_ns_median,tok_s,tok_s_min,tok_s_max,cv,"
+           "bytes_per_step,flops_per_step,achieved_gbs,achieved_gflops,mbu,mfu,predicted_tok_s,bound,efficiency,"
+           "llc_resident";
+}
+
+void record_csv_row(FILE *out, const record_input *in, const record_figures *f) {
+    const decode_result *r = in->res;
+    fprintf(out, "%s,%s,%s,%d,%d,%d,%d,%d,%.0f,%.4f,%.4f,%.4f,%.5f,%.0f,%.0f,%.4f,%.4f,%.5f,%.5f,%.4f,%s,%.5f,%d\n",
+            in->model->cfg.name, in->dtype, in->kv_dtype, in->threads, r->req.batch, r->req.context, r->req.steps,
+            r->reps_done, r->ns.median, f->tok_s, f->tok_s_min, f->tok_s_max, r->ns.cv, f->cost.total_bytes,
+            f->cost.total_flops, f->achieved_gbs, f->achieved_gflops, f->mbu, f->mfu, f->pred.tok_s,
+            f->pred.compute_bound ? "compute" : "memory", f->efficiency, f->llc_resident);
+}
+
+int record_append_line(const char *path, const char *line, status_t *st) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        return status_fail(st, ST_BAD_INPUT, "%s: cannot open for appending (%s): choose a writable path", path,
+                           strerror(errno));
+    size_t n = strlen(line);
+    char *buf = malloc(n + 1);
+    if (!buf) { close(fd); return status_fail(st, ST_RUNTIME, "out of memory"); }
+    memcpy(buf, line, n);
+    buf[n] = '\n';
+    ssize_t w = write(fd, buf, n + 1);
+    int e = errno;
+    free(buf);
+    if (w != (ssize_t)(n + 1)) {
+        /* never leave half a line: cut back what was written */
+        if (w > 0) {
+            struct stat sb;
+            if (fstat(fd, &sb) == 0 && ftruncate(fd, sb.st_size - w) != 0) { /* best effort */ }
+        }
+        close(fd);
+        return status_fail(st, ST_RUNTIME, "%s: appending failed (%s): check the disk", path,
+                           w < 0 ? strerror(e) : "short write");
+    }
+    if (fsync(fd) != 0 || close(fd) != 0)
+        return status_fail(st, ST_RUNTIME, "%s: write failed (%s): check the disk", path, strerror(errno));
+    return ST_OK;
+}

@@ -1,0 +1,57 @@
+/* record: one decode measurement as the JSONL object, the CSV row and the
+ * human table row of the command contract (docs/schema.md). */
+#ifndef GR_RECORD_H
+#define GR_RECORD_H
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "decode_run.h"
+#include "roofline.h"
+
+#define RECORD_SCHEMA_VERSION 1
+
+/* The ceilings a record is measured against, from `gpt2-bench machine`. */
+typedef struct {
+    double read_gbs, copy_gbs, triad_gbs;
+    double peak_gflops, sgemm_gflops, spec_gflops;
+    double llc_bytes;   /* measured last-level cache, bytes */
+    char source[1100];  /* the machine file the figures come from */
+} record_machine;
+
+typedef struct {
+    const gpt2_model *model;
+    const char *dtype, *kv_dtype; /* "f32" */
+    double q_bytes, qkv_bytes;    /* bytes per weight / per cached element */
+    int threads;
+    const char *pinning;
+    const char *kernel;           /* gemm path: "avx2", "portable" */
+    const record_machine *machine;
+    const decode_result *res;
+} record_input;
+
+/* Derived figures, computed once and shared by the three outputs. */
+typedef struct {
+    step_cost cost;
+    roof_prediction pred;
+    double step_s, tok_s, tok_s_min, tok_s_max;
+    double achieved_gbs, achieved_gflops, mbu, mfu, efficiency;
+    int llc_resident;
+    double op_ns[OP_COUNT], op_frac[OP_COUNT], op_bytes[OP_COUNT], op_flops[OP_COUNT];
+} record_figures;
+
+void record_compute(const record_input *in, record_figures *f);
+cJSON *record_json(const record_input *in, const record_figures *f);
+
+void record_table_header(FILE *out);
+void record_table_row(FILE *out, const record_input *in, const record_figures *f);
+void record_table_operators(FILE *out, const record_input *in, const record_figures *f);
+
+const char *record_csv_header(void);
+void record_csv_row(FILE *out, const record_input *in, const record_figures *f);
+
+/* Appends `line` plus '\n' to path with one write on an O_APPEND
+ * descriptor, so a reader never sees half a record. */
+int record_append_line(const char *path, const char *line, status_t *st);
+
+#endif

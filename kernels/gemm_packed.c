@@ -1,0 +1,214 @@
+#include "gemm_packed.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NR GEMM_NR
+#define MR 6 /* rows per register block: 6 x 2 ymm accumulators */
+/* software prefetch distance, in k rows of a panel (64 bytes each); a
+ * prefetch past the end of the matrix is harmless (no fault) */
+#ifndef GEMM_PREFETCH_K
+#define GEMM_PREFETCH_K 16
+#endif
+
+size_t packed_bytes(int K, int N) {
+    size_t Np = ((size_t)N + NR - 1) / NR * NR;
+    return (size_t)K * Np * sizeof(float);
+}
+
+static int packed_alloc(packed_w *p, int K, int N) {
+    memset(p, 0, sizeof *p);
+    p->K = K;
+    p->N = N;
+    p->Np = (N + NR - 1) / NR * NR;
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, packed_bytes(K, N))) return -1;
+    p->panels = mem;
+    return 0;
+}
+
+int packed_from_kn(packed_w *p, const float *w, int K, int N) {
+    if (packed_alloc(p, K, N)) return -1;
+    const int np = p->Np / NR;
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < np; j++) {
+        float *dst = p->panels + (size_t)j * K * NR;
+        int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
+        for (int k = 0; k < K; k++) {
+            memcpy(dst + (size_t)k * NR, w + (size_t)k * N + n0, (size_t)nw * sizeof(float));
+            for (int c = nw; c < NR; c++) dst[(size_t)k * NR + c] = 0.0f;
+        }
+    }
+    return 0;
+}
+
+int packed_from_nk(packed_w *p, const float *w, int K, int N) {
+    if (packed_alloc(p, K, N)) return -1;
+    const int np = p->Np / NR;
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < np; j++) {
+        float *dst = p->panels + (size_t)j * K * NR;
+        for (int c = 0; c < NR; c++) {
+            int n = j * NR + c;
+            for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = n < N ? w[(size_t)n * K + k] : 0.0f;
+        }
+    }
+    return 0;
+}
+
+void packed_free(packed_w *p) {
+    free(p->panels);
+    memset(p, 0, sizeof *p);
+}
+
+/* Stores an (mr, NR) block of results into y, clipped to nw columns. */
+static inline void store_block(float *y, int ldy, const float *acc, int mr, int nw, const float *b) {
+    for (int m = 0; m < mr; m++)
+        for (int c = 0; c < nw; c++) y[(size_t)m * ldy + c] = acc[m * NR + c] + (b ? b[c] : 0.0f);
+}
+
+/* ---- portable path ---- */
+static void panel_portable(float *y, int ldy, const float *x, int K, const float *panel, int M, int nw,
+                           const float *b) {
+    for (int m0 = 0; m0 < M; m0 += MR) {
+        int mr = M - m0 < MR ? M - m0 : MR;
+        float acc[MR * NR] = {0};
+        for (int k = 0; k < K; k++) {
+            const float *wk = panel + (size_t)k * NR;
+            for (int m = 0; m < mr; m++) {
+                float xv = x[(size_t)(m0 + m) * K + k];
+                for (int c = 0; c < NR; c++) acc[m * NR + c] += xv * wk[c];
+            }
+        }
+        store_block(y + (size_t)m0 * ldy, ldy, acc, mr, nw, b);
+    }
+}
+
+/* ---- AVX2 + FMA path ---- */
+#define AVX2_FN __attribute__((target("avx2,fma")))
+
+/* One register block of MRB rows against one panel. The accumulators are
+ * named variables, not an array, so they stay in registers (an array of
+ * __m256 is spilled to the stack on every k). */
+#define ROW_FMA(MRB, i)                                             \
+    if (MRB > i) {                                               \
+        const __m256 xv = _mm256_broadcast_ss(x + i * (size_t)K + k); \
+        a##i = _mm256_fmadd_ps(xv, w0, a##i);                    \
+        c##i = _mm256_fmadd_ps(xv, w1, c##i);                    \
+    }
+#define ROW_STORE(MRB, i)                                           \
+    if (MRB > i) {                                               \
+        _mm256_storeu_ps(acc + i * NR, a##i);                    \
+        _mm256_storeu_ps(acc + i * NR + 8, c##i);                \
+    }
+#define DEFINE_AVX2_BLOCK(MRB)                                                                        \
+    AVX2_FN static void block_avx2_##MRB(float *y, int ldy, const float *x, int K, const float *panel, \
+                                         int nw, const float *b) {                                    \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                 \
+        __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                  \
+        for (int k = 0; k < K; k++) {                                                                 \
+            _mm_prefetch((const char *)(panel + (size_t)(k + GEMM_PREFETCH_K) * NR), _MM_HINT_T0);     \
+            const __m256 w0 = _mm256_load_ps(panel + (size_t)k * NR);                                 \
+            const __m256 w1 = _mm256_load_ps(panel + (size_t)k * NR + 8);                             \
+            ROW_FMA(MRB, 0) ROW_FMA(MRB, 1) ROW_FMA(MRB, 2) ROW_FMA(MRB, 3) ROW_FMA(MRB, 4) ROW_FMA(MRB, 5)                         \
+        }                                                                                             \
+        float acc[6 * NR];                                                                            \
+        ROW_STORE(MRB, 0) ROW_STORE(MRB, 1) ROW_STORE(MRB, 2) ROW_STORE(MRB, 3) ROW_STORE(MRB, 4) ROW_STORE(MRB, 5)                 \
+        store_block(y, ldy, acc, MRB, nw, b);                                                         \
+    }
+DEFINE_AVX2_BLOCK(1)
+DEFINE_AVX2_BLOCK(2)
+DEFINE_AVX2_BLOCK(3)
+DEFINE_AVX2_BLOCK(4)
+DEFINE_AVX2_BLOCK(5)
+DEFINE_AVX2_BLOCK(6)
+
+/* M = 1: two independent chains per half (k unrolled by 2), as the single
+ * row otherwise waits on FMA latency. */
+AVX2_FN static void block_avx2_row(float *y, const float *x, int K, const float *panel, int nw, const float *b) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;
+    int k = 0;
+    for (; k + 1 < K; k += 2) {
+        const float *p = panel + (size_t)k * NR;
+        __m256 x0 = _mm256_broadcast_ss(x + k), x1 = _mm256_broadcast_ss(x + k + 1);
+        a0 = _mm256_fmadd_ps(x0, _mm256_load_ps(p), a0);
+        a1 = _mm256_fmadd_ps(x0, _mm256_load_ps(p + 8), a1);
+        c0 = _mm256_fmadd_ps(x1, _mm256_load_ps(p + 16), c0);
+        c1 = _mm256_fmadd_ps(x1, _mm256_load_ps(p + 24), c1);
+    }
+    if (k < K) {
+        const float *p = panel + (size_t)k * NR;
+        __m256 x0 = _mm256_broadcast_ss(x + k);
+        a0 = _mm256_fmadd_ps(x0, _mm256_load_ps(p), a0);
+        a1 = _mm256_fmadd_ps(x0, _mm256_load_ps(p + 8), a1);
+    }
+    float acc[NR];
+    _mm256_storeu_ps(acc, _mm256_add_ps(a0, c0));
+    _mm256_storeu_ps(acc + 8, _mm256_add_ps(a1, c1));
+    store_block(y, 0, acc, 1, nw, b);
+}
+
+static void panel_avx2(float *y, int ldy, const float *x, int K, const float *panel, int M, int nw,
+                       const float *b) {
+    if (M == 1) {
+        block_avx2_row(y, x, K, panel, nw, b);
+        return;
+    }
+    int m0 = 0;
+    for (; m0 + MR <= M; m0 += MR) block_avx2_6(y + (size_t)m0 * ldy, ldy, x + (size_t)m0 * K, K, panel, nw, b);
+    float *yb = y + (size_t)m0 * ldy;
+    const float *xb = x + (size_t)m0 * K;
+    switch (M - m0) {
+    case 1: block_avx2_1(yb, ldy, xb, K, panel, nw, b); break;
+    case 2: block_avx2_2(yb, ldy, xb, K, panel, nw, b); break;
+    case 3: block_avx2_3(yb, ldy, xb, K, panel, nw, b); break;
+    case 4: block_avx2_4(yb, ldy, xb, K, panel, nw, b); break;
+    case 5: block_avx2_5(yb, ldy, xb, K, panel, nw, b); break;
+    default: break;
+    }
+}
+
+/* ---- dispatch ---- */
+static int g_path = -1;
+
+int gemm_path_available(gemm_path p) {
+    if (p == GEMM_PATH_PORTABLE) return 1;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+gemm_path gemm_path_current(void) {
+    if (g_path < 0) {
+        const char *env = getenv("GPT2_KERNEL");
+        if (env && strcmp(env, "portable") == 0)
+            g_path = GEMM_PATH_PORTABLE;
+        else
+            g_path = gemm_path_available(GEMM_PATH_AVX2) ? GEMM_PATH_AVX2 : GEMM_PATH_PORTABLE;
+    }
+    return (gemm_path)g_path;
+}
+
+gemm_path gemm_path_force(gemm_path p) {
+    gemm_path old = gemm_path_current();
+    g_path = gemm_path_available(p) ? (int)p : (int)GEMM_PATH_PORTABLE;
+    return old;
+}
+
+const char *gemm_path_name(gemm_path p) { return p == GEMM_PATH_AVX2 ? "avx2" : "portable"; }
+
+void linear_packed_f32(float *y, const float *x, const packed_w *w, const float *b, int M) {
+    const int K = w->K, N = w->N, np = w->Np / NR;
+    const gemm_path path = gemm_path_current();
+    /* panels split evenly by thread: each core streams one contiguous part */
+#pragma omp parallel for schedule(static) if (np > 1 && (size_t)K * w->Np > 16384)
+    for (int j = 0; j < np; j++) {
+        const int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
+        const float *panel = w->panels + (size_t)j * K * NR;
+        if (path == GEMM_PATH_AVX2)
+            panel_avx2(y + n0, N, x, K, panel, M, nw, b ? b + n0 : NULL);
+        else
+            panel_portable(y + n0, N, x, K, panel, M, nw, b ? b + n0 : NULL);
+    }
+}

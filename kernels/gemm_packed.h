@@ -1,0 +1,38 @@
+/* gemm_packed: a weight-streaming GEMM for small M (the decode batch).
+ * The weights are laid out once, at load time, in panels of GEMM_NR
+ * columns: panels: (Np / NR, K, NR), Np = N rounded up to NR, zero-padded.
+ * A step then reads each panel from memory once and uses it for every row
+ * of x while it is in L1/L2; threads split the panels, so each core streams
+ * its own part of the matrix. Paths: AVX2+FMA and portable C, chosen at run
+ * time (GPT2_KERNEL=avx2|portable|auto overrides). */
+#ifndef GR_GEMM_PACKED_H
+#define GR_GEMM_PACKED_H
+
+#include <stddef.h>
+
+#define GEMM_NR 16
+
+typedef struct {
+    int K, N, Np;
+    float *panels; /* (Np/NR, K, NR), 64-byte aligned */
+} packed_w;
+
+typedef enum { GEMM_PATH_PORTABLE, GEMM_PATH_AVX2 } gemm_path;
+
+/* From w: (K, N) row-major ([in, out], as GPT-2 stores Conv1D). 0 or -1. */
+int packed_from_kn(packed_w *p, const float *w, int K, int N);
+/* From w: (N, K) row-major (the tied LM head, wte), i.e. packs w^T. */
+int packed_from_nk(packed_w *p, const float *w, int K, int N);
+void packed_free(packed_w *p);
+size_t packed_bytes(int K, int N);
+
+/* y: (M, N) = x: (M, K) @ W + b: (N) (b may be NULL). */
+void linear_packed_f32(float *y, const float *x, const packed_w *w, const float *b, int M);
+
+/* The path in use, and forcing one (tests). Returns the previous one. */
+gemm_path gemm_path_current(void);
+gemm_path gemm_path_force(gemm_path p);
+const char *gemm_path_name(gemm_path p);
+int gemm_path_available(gemm_path p);
+
+#endif
