@@ -28,6 +28,7 @@ LIB_SRCS := $(KERNEL_SRCS) $(MODEL_SRCS) $(BENCH_SRCS) $(WTOOLS_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_SCRIPTS := $(wildcard tests/e2e_*.sh)
 
 .PHONY: all test check bench clean deps
 all: $(BUILD)/gpt2-bench $(BUILD)/gpt2-weights
@@ -69,7 +70,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS)
 
 # Tests run from the repository root; end-to-end tests call build binaries.
 test: all $(TEST_BINS)
-	$(Q)GPT2_BUILD=$(BUILD) sh tests/run-all.sh $(TEST_BINS)
+	$(Q)GPT2_BUILD=$(BUILD) sh tests/run-all.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
 check:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
