@@ -1,10 +1,15 @@
-/* attention: one head's attention over a contiguous K/V cache. */
+/* attention: one head's attention over a contiguous K/V cache.
+ * AVX2 path: dot products 8 lanes wide, a vector exp for the softmax, the
+ * weighted sum of V in registers; portable path: plain loops. Both follow
+ * the SIMD path of gemm_packed.h (GPT2_KERNEL). */
+#include <immintrin.h>
 #include <math.h>
 
+#include "gemm_packed.h"
 #include "kernels.h"
 
-void attn_decode_head_f32(float *out, const float *q, const float *K, const float *V, int n, int hd,
-                          float scale, float *scratch) {
+static void attn_head_portable(float *out, const float *q, const float *K, const float *V, int n, int hd,
+                               float scale, float *scratch) {
     /* scores: (n) = q . K^T * scale */
     for (int t = 0; t < n; t++) {
         const float *k = K + (size_t)t * hd;
@@ -20,6 +25,93 @@ void attn_decode_head_f32(float *out, const float *q, const float *K, const floa
         const float p = scratch[t];
         for (int i = 0; i < hd; i++) out[i] += p * v[i];
     }
+}
+
+#define AVX2_FN __attribute__((target("avx2,fma")))
+
+/* e^x for 8 lanes: x = k ln2 + r, |r| <= ln2/2, e^r by a degree-6
+ * polynomial (Cephes expf coefficients), 2^k through the exponent bits.
+ * Inputs below -87.3 give 0 (softmax arguments are <= 0). */
+AVX2_FN static inline __m256 exp256(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.3f));
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+AVX2_FN static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* hd a multiple of 8 (GPT-2: 64). */
+AVX2_FN static void attn_head_avx2(float *out, const float *q, const float *K, const float *V, int n, int hd,
+                                   float scale, float *scratch) {
+    const int nv = hd / 8;
+    /* scores, and their max */
+    float mx = -INFINITY;
+    for (int t = 0; t < n; t++) {
+        const float *k = K + (size_t)t * hd;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        int j = 0;
+        for (; j + 1 < nv; j += 2) {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * j), _mm256_loadu_ps(k + 8 * j), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * j + 8), _mm256_loadu_ps(k + 8 * j + 8), acc1);
+        }
+        if (j < nv) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * j), _mm256_loadu_ps(k + 8 * j), acc0);
+        float s = hsum256(_mm256_add_ps(acc0, acc1)) * scale;
+        scratch[t] = s;
+        mx = s > mx ? s : mx;
+    }
+    /* softmax numerators and their sum */
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    int t = 0;
+    for (; t + 8 <= n; t += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scratch + t), vmx));
+        _mm256_storeu_ps(scratch + t, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float sum = hsum256(vsum);
+    for (; t < n; t++) {
+        scratch[t] = expf(scratch[t] - mx);
+        sum += scratch[t];
+    }
+    const float inv = 1.0f / sum;
+    /* out = sum_t p_t V[t], accumulated in registers 64 lanes at a time */
+    for (int j0 = 0; j0 < nv; j0 += 8) {
+        const int w = nv - j0 < 8 ? nv - j0 : 8;
+        __m256 acc[8];
+        for (int j = 0; j < w; j++) acc[j] = _mm256_setzero_ps();
+        for (int tt = 0; tt < n; tt++) {
+            const __m256 p = _mm256_set1_ps(scratch[tt]);
+            const float *v = V + (size_t)tt * hd + 8 * j0;
+            for (int j = 0; j < w; j++) acc[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * j), acc[j]);
+        }
+        const __m256 vinv = _mm256_set1_ps(inv);
+        for (int j = 0; j < w; j++) _mm256_storeu_ps(out + 8 * (j0 + j), _mm256_mul_ps(acc[j], vinv));
+    }
+}
+
+void attn_decode_head_f32(float *out, const float *q, const float *K, const float *V, int n, int hd,
+                          float scale, float *scratch) {
+    if (hd % 8 == 0 && gemm_path_current() == GEMM_PATH_AVX2)
+        attn_head_avx2(out, q, K, V, n, hd, scale, scratch);
+    else
+        attn_head_portable(out, q, K, V, n, hd, scale, scratch);
 }
 
 void attn_causal_head_f32(float *out, int out_stride, const float *q, int q_stride, const float *K,
