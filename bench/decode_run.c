@@ -28,17 +28,20 @@ void decode_result_free(decode_result *r) {
     free(r->samples_ns);
     free(r->prompt_tokens);
     free(r->output_tokens);
+    free(r->input_tokens);
     memset(r, 0, sizeof *r);
 }
 
 /* Runs n greedy steps from depth S: tok: (B) the first inputs, then the
- * argmax of each step. out_ids: (B, n) or NULL. */
+ * argmax of each step. in_ids, out_ids: (B, n) or NULL. */
 static int run_steps(const gpt2_model *m, gpt2_state *s, int S, const int *first, int n, float *logits, int *tok,
-                     int *out_ids, status_t *st) {
+                     int *in_ids, int *out_ids, status_t *st) {
     const int B = s->batch, V = m->cfg.vocab;
     s->kv.len = S;
     memcpy(tok, first, (size_t)B * sizeof *tok);
     for (int i = 0; i < n; i++) {
+        if (in_ids)
+            for (int b = 0; b < B; b++) in_ids[(size_t)b * n + i] = tok[b];
         int rc = gpt2_forward(m, s, tok, 1, logits, LOGITS_LAST, st);
         if (rc) return rc;
         for (int b = 0; b < B; b++) {
@@ -71,7 +74,8 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
     int *first = malloc((size_t)B * sizeof *first), *tok = malloc((size_t)B * sizeof *tok);
     r->samples_ns = calloc((size_t)rq->reps, sizeof *r->samples_ns);
     r->output_tokens = malloc((size_t)B * N * sizeof *r->output_tokens);
-    if (!logits || !first || !tok || !r->samples_ns || !r->output_tokens) {
+    r->input_tokens = malloc((size_t)B * N * sizeof *r->input_tokens);
+    if (!logits || !first || !tok || !r->samples_ns || !r->output_tokens || !r->input_tokens) {
         rc = status_fail(st, ST_RUNTIME, "out of memory");
         goto done;
     }
@@ -89,10 +93,11 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
     }
     r->fill_s = (now_ns() - t0) * 1e-9;
     /* warm-up */
-    if (rq->warmup && (rc = run_steps(m, &s, S, first, rq->warmup, logits, tok, NULL, st))) goto done;
+    if (rq->warmup && (rc = run_steps(m, &s, S, first, rq->warmup, logits, tok, NULL, NULL, st))) goto done;
     for (int rep = 0; rep < rq->reps && !decode_stop_requested; rep++) {
         double a = now_ns();
-        rc = run_steps(m, &s, S, first, N, logits, tok, rep == 0 ? r->output_tokens : NULL, st);
+        rc = run_steps(m, &s, S, first, N, logits, tok, rep == 0 ? r->input_tokens : NULL,
+                       rep == 0 ? r->output_tokens : NULL, st);
         double b = now_ns();
         if (rc) goto done;
         if (decode_stop_requested) break; /* a cut-short repetition is not a sample */
@@ -112,7 +117,7 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
      * add their own small cost) */
     if (!decode_stop_requested) {
         s.prof = &r->prof;
-        rc = run_steps(m, &s, S, first, N, logits, tok, NULL, st);
+        rc = run_steps(m, &s, S, first, N, logits, tok, NULL, NULL, st);
         s.prof = NULL;
         r->prof_steps = N;
     }

@@ -25,7 +25,8 @@ typedef struct {
     gpt2_profile prof;      /* one extra, untimed repetition with per-operator timers */
     double prof_steps;      /* steps in prof */
     int *prompt_tokens;     /* (B, S) with real prefill, else NULL */
-    int *output_tokens;     /* (B, N) greedy ids of the first repetition */
+    int *input_tokens;      /* (B, N) ids fed at each step of the first repetition */
+    int *output_tokens;     /* (B, N) greedy ids (argmax) each step produced */
     double fill_s;          /* time to fill the cache */
 } decode_result;
 

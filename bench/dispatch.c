@@ -13,6 +13,7 @@ typedef struct {
 static const command COMMANDS[] = {
     {"decode", cmd_decode, "batched decode measured against the roofline"},
     {"machine", cmd_machine, "measure this machine's bandwidth and FLOP/s ceilings"},
+    {"prefill", cmd_prefill, "prompt processing (prefill) measured against the compute roof"},
     {"predict", cmd_predict, "the roofline prediction alone, for any B and S"},
     {"info", cmd_info, "a model's shape, parameters and weight bytes"},
     {"logits", cmd_logits, "logits of every position, to a .npy file"},

@@ -133,8 +133,10 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
     cJSON_AddNumberToObject(m, "llc_bytes", mc->llc_bytes);
     if (r->prompt_tokens && (size_t)r->req.batch * r->req.context <= 65536)
         cJSON_AddItemToObject(o, "prompt_tokens", int_matrix(r->prompt_tokens, r->req.batch, r->req.context));
-    if ((size_t)r->req.batch * r->req.steps <= 65536)
+    if ((size_t)r->req.batch * r->req.steps <= 65536) {
+        cJSON_AddItemToObject(o, "input_tokens", int_matrix(r->input_tokens, r->req.batch, r->req.steps));
         cJSON_AddItemToObject(o, "output_tokens", int_matrix(r->output_tokens, r->req.batch, r->req.steps));
+    }
     return o;
 }
 

@@ -5,7 +5,7 @@ void roofline_decode_cost(const gpt2_config *c, int B, int S, double Q, double Q
     o->weights_bytes = Q * (L * (12 * d * d + 13 * d) + V * d + 2 * d);
     o->kv_read_bytes = B * L * 2 * (double)S * d * Qkv;
     o->kv_write_bytes = B * L * 2 * d * Qkv;
-    o->act_bytes = 4.0 * B * (36 * L * d + 2 * d + V);
+    o->act_bytes = 4.0 * B * (36 * L * d + 3 * d + V);
     o->total_bytes = o->weights_bytes + o->kv_read_bytes + o->kv_write_bytes + o->act_bytes;
     o->dense_flops = 2.0 * B * L * 12 * d * d;
     o->attention_flops = 4.0 * B * L * (double)S * d;

@@ -13,7 +13,7 @@ typedef struct {
     double weights_bytes;     /* Q (L(12d^2+13d) + V d + 2d): every weight once */
     double kv_read_bytes;     /* B L 2 S d Qkv */
     double kv_write_bytes;    /* B L 2 d Qkv */
-    double act_bytes;         /* activations, 4 bytes each, B (36 L d + 2d + V) */
+    double act_bytes;         /* activations, 4 bytes each, B (36 L d + 3d + V) */
     double total_bytes;
     double dense_flops;       /* 2 B L 12 d^2 */
     double attention_flops;   /* 4 B L S d */
