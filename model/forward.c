@@ -122,7 +122,8 @@ static void attention_layer(gpt2_state *s, int l, int B, int T, int d) {
     kv_cache *kv = &s->kv;
     const int H = kv->n_head, hd = kv->head_dim, p0 = kv->len;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static) collapse(2)
+    /* never more threads than scratch rows made at gpt2_state_init */
+#pragma omp parallel for schedule(static) collapse(2) num_threads(s->n_scratch)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             float *scratch = s->scratch + (size_t)omp_get_thread_num() * kv->cap;
