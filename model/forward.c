@@ -122,8 +122,10 @@ static void attention_layer(gpt2_state *s, int l, int B, int T, int d) {
     kv_cache *kv = &s->kv;
     const int H = kv->n_head, hd = kv->head_dim, p0 = kv->len;
     const float scale = 1.0f / sqrtf((float)hd);
-    /* never more threads than scratch rows made at gpt2_state_init */
-#pragma omp parallel for schedule(static) collapse(2) num_threads(s->n_scratch)
+    /* never more threads than scratch rows made at gpt2_state_init, nor
+     * than the program's thread count */
+    const int nt = omp_get_max_threads() < s->n_scratch ? omp_get_max_threads() : s->n_scratch;
+#pragma omp parallel for schedule(static) collapse(2) num_threads(nt)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             float *scratch = s->scratch + (size_t)omp_get_thread_num() * kv->cap;
