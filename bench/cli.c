@@ -67,12 +67,12 @@ const char *cli_get(const cli_flag *flags, int n_flags, const char *name) {
 }
 
 int cli_int(const char *s, const char *flag, long lo, long hi, long *out, status_t *st) {
+    if (!s) return status_fail(st, ST_BAD_INPUT, "%s is required: give a whole number from %ld to %ld", flag, lo, hi);
     char *end = NULL;
     errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || end == s || *end || errno == ERANGE || v < lo || v > hi)
-        return status_fail(st, ST_BAD_INPUT, "%s '%s': must be a whole number from %ld to %ld", flag, s ? s : "",
-                           lo, hi);
+    long v = strtol(s, &end, 10);
+    if (!*s || end == s || *end || errno == ERANGE || v < lo || v > hi)
+        return status_fail(st, ST_BAD_INPUT, "%s '%s': must be a whole number from %ld to %ld", flag, s, lo, hi);
     *out = v;
     return ST_OK;
 }
@@ -140,7 +140,11 @@ int cli_list(const char *s, const char *flag, long lo, long hi, long **vals, int
             rc = status_fail(st, ST_BAD_INPUT, "%s '%s': a range step must be +1 or more, or *2 or more", flag, s);
             goto out;
         }
-        for (long v = a; v <= b && !rc; v = op == '*' ? v * step : v + step) rc = push(vals, n, &cap, v, flag, st);
+        for (long v = a; !rc; v = op == '*' ? v * step : v + step) {
+            rc = push(vals, n, &cap, v, flag, st);
+            /* stop before the next value would pass b (or overflow) */
+            if (op == '*' ? v > b / step : v > b - step) break;
+        }
         if (rc) goto out;
         if (*p == ',') {
             p++;

@@ -38,7 +38,10 @@ static const float TANH_Q[4] = {1.19825839466702e-06f, 1.18534705686654e-04f, 2.
 #define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
 
 static inline float tanh_rational(float x) {
-    x = x > TANH_CLAMP ? TANH_CLAMP : x < -TANH_CLAMP ? -TANH_CLAMP : x;
+    /* past the clamp float tanh is +-1 exactly (the polynomial gives
+     * 1 - 2^-22, which GELU would turn into -1.2e-7 |x| far out) */
+    if (x >= TANH_CLAMP) return 1.0f;
+    if (x <= -TANH_CLAMP) return -1.0f;
     const float x2 = x * x;
     float p = TANH_P[0];
     for (int i = 1; i < 7; i++) p = p * x2 + TANH_P[i];
@@ -62,6 +65,8 @@ __attribute__((target("avx2,fma"))) static void gelu_range_avx2(float *x, size_t
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         __m256 u = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(k3, v), _mm256_mul_ps(v, v), v));
+        const __m256 sign = _mm256_and_ps(u, _mm256_set1_ps(-0.0f));
+        const __m256 outside = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), u), hi, _CMP_GE_OQ);
         u = _mm256_max_ps(lo, _mm256_min_ps(hi, u));
         __m256 u2 = _mm256_mul_ps(u, u);
         __m256 p = _mm256_set1_ps(TANH_P[0]);
@@ -69,6 +74,7 @@ __attribute__((target("avx2,fma"))) static void gelu_range_avx2(float *x, size_t
         __m256 q = _mm256_set1_ps(TANH_Q[0]);
         for (int j = 1; j < 4; j++) q = _mm256_fmadd_ps(q, u2, _mm256_set1_ps(TANH_Q[j]));
         __m256 t = _mm256_div_ps(_mm256_mul_ps(p, u), q);
+        t = _mm256_blendv_ps(t, _mm256_or_ps(one, sign), outside); /* +-1 past the clamp */
         _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, t)));
     }
     gelu_range_portable(x + i, n - i);

@@ -106,8 +106,9 @@ static int parse_entry(st_file *f, const cJSON *e, st_tensor *t, status_t *st) {
     }
     const cJSON *b = cJSON_GetArrayItem(off, 0), *en = cJSON_GetArrayItem(off, 1);
     if (!cJSON_IsNumber(b) || !cJSON_IsNumber(en) || b->valuedouble < 0 || en->valuedouble < b->valuedouble ||
-        en->valuedouble > 1.8e19)
-        return status_fail(st, ST_BAD_INPUT, "%s: tensor %s: data_offsets are not [begin <= end]", p, name);
+        en->valuedouble > 9.0e15 || b->valuedouble != floor(b->valuedouble) ||
+        en->valuedouble != floor(en->valuedouble))
+        return status_fail(st, ST_BAD_INPUT, "%s: tensor %s: data_offsets are not whole numbers [begin <= end]", p, name);
     t->begin = (uint64_t)b->valuedouble;
     t->end = (uint64_t)en->valuedouble;
     if (t->end > f->data_bytes)
@@ -187,12 +188,15 @@ int st_open(st_file *f, const char *path, status_t *st) {
     if (!order) return fail_close(f, status_fail(st, ST_RUNTIME, "out of memory"));
     for (int i = 0; i < n; i++) order[i] = &f->tensors[i];
     qsort(order, (size_t)n, sizeof *order, cmp_begin);
-    for (int i = 1; i < n; i++) {
-        if (order[i]->begin < order[i - 1]->end && order[i]->end > order[i]->begin) {
+    const st_tensor *reach = NULL; /* the non-empty tensor ending furthest so far */
+    for (int i = 0; i < n; i++) {
+        if (order[i]->end == order[i]->begin) continue; /* empty: shares no bytes */
+        if (reach && order[i]->begin < reach->end) {
             rc = status_fail(st, ST_BAD_INPUT, "%s: tensors %s and %s overlap in the data section (damaged file)",
-                             path, order[i - 1]->name, order[i]->name);
+                             path, reach->name, order[i]->name);
             break;
         }
+        if (!reach || order[i]->end > reach->end) reach = order[i];
     }
     free(order);
     if (rc) return fail_close(f, rc);

@@ -1,6 +1,7 @@
 #include "weights.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,9 @@ int gpt2_resolve_paths(const char *path, char *config_path, size_t clen, char *s
     if (stat(path, &sb) != 0)
         return status_fail(st, ST_BAD_INPUT, "%s: %s: give a model folder or its model.safetensors", path,
                            strerror(errno));
+    /* the canonical path, so "dir/", "./dir" and "." name the same folder */
+    char real[PATH_MAX];
+    if (realpath(path, real)) path = real;
     if (S_ISDIR(sb.st_mode)) {
         snprintf(st_path, slen, "%s/model.safetensors", path);
         snprintf(config_path, clen, "%s/config.json", path);
