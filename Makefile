@@ -17,6 +17,8 @@ Q := @
 endif
 
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -g -fopenmp -MMD -MP $(SAN) $(PKG_CFLAGS)
+# recorded in every machine file (bench/context.c)
+$(BUILD)/bench/context.o: CFLAGS += -DBUILD_CFLAGS='"$(OPT) (kernels -O3) $(SAN)"'
 LDLIBS = $(PKG_LIBS) -lm
 LDFLAGS += -fopenmp $(SAN)
 
