@@ -61,9 +61,44 @@ AVX2_FN static inline float hsum256(__m256 v) {
 AVX2_FN static void attn_head_avx2(float *out, const float *q, const float *K, const float *V, int n, int hd,
                                    float scale, float *scratch) {
     const int nv = hd / 8;
-    /* scores, and their max */
+    /* scores, and their max: 8 keys at a time, their 8 dot products
+     * reduced together by a transpose-add tree into one vector */
     float mx = -INFINITY;
-    for (int t = 0; t < n; t++) {
+    int t0 = 0;
+    if (hd == 64) {
+        const __m256 q0 = _mm256_loadu_ps(q), q1 = _mm256_loadu_ps(q + 8), q2 = _mm256_loadu_ps(q + 16),
+                     q3 = _mm256_loadu_ps(q + 24), q4 = _mm256_loadu_ps(q + 32), q5 = _mm256_loadu_ps(q + 40),
+                     q6 = _mm256_loadu_ps(q + 48), q7 = _mm256_loadu_ps(q + 56);
+        __m256 vmx8 = _mm256_set1_ps(-INFINITY);
+        const __m256 vscale = _mm256_set1_ps(scale);
+        for (; t0 + 8 <= n; t0 += 8) {
+            __m256 d[8];
+            for (int u = 0; u < 8; u++) {
+                const float *k = K + (size_t)(t0 + u) * 64;
+                __m256 a = _mm256_mul_ps(q0, _mm256_loadu_ps(k));
+                __m256 c = _mm256_mul_ps(q1, _mm256_loadu_ps(k + 8));
+                a = _mm256_fmadd_ps(q2, _mm256_loadu_ps(k + 16), a);
+                c = _mm256_fmadd_ps(q3, _mm256_loadu_ps(k + 24), c);
+                a = _mm256_fmadd_ps(q4, _mm256_loadu_ps(k + 32), a);
+                c = _mm256_fmadd_ps(q5, _mm256_loadu_ps(k + 40), c);
+                a = _mm256_fmadd_ps(q6, _mm256_loadu_ps(k + 48), a);
+                c = _mm256_fmadd_ps(q7, _mm256_loadu_ps(k + 56), c);
+                d[u] = _mm256_add_ps(a, c);
+            }
+            /* lane sums of d[0..7] into one vector, key u in lane u */
+            __m256 h01 = _mm256_hadd_ps(d[0], d[1]), h23 = _mm256_hadd_ps(d[2], d[3]);
+            __m256 h45 = _mm256_hadd_ps(d[4], d[5]), h67 = _mm256_hadd_ps(d[6], d[7]);
+            __m256 h0123 = _mm256_hadd_ps(h01, h23), h4567 = _mm256_hadd_ps(h45, h67);
+            __m256 lo = _mm256_permute2f128_ps(h0123, h4567, 0x20), hi = _mm256_permute2f128_ps(h0123, h4567, 0x31);
+            __m256 sc = _mm256_mul_ps(_mm256_add_ps(lo, hi), vscale);
+            _mm256_storeu_ps(scratch + t0, sc);
+            vmx8 = _mm256_max_ps(vmx8, sc);
+        }
+        float m8[8];
+        _mm256_storeu_ps(m8, vmx8);
+        for (int u = 0; u < 8; u++) mx = m8[u] > mx ? m8[u] : mx;
+    }
+    for (int t = t0; t < n; t++) {
         const float *k = K + (size_t)t * hd;
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
         int j = 0;

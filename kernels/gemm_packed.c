@@ -1,5 +1,7 @@
 #include "gemm_packed.h"
 
+#include "bigalloc.h"
+
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -10,7 +12,7 @@
 /* software prefetch distance, in k rows of a panel (64 bytes each); a
  * prefetch past the end of the matrix is harmless (no fault) */
 #ifndef GEMM_PREFETCH_K
-#define GEMM_PREFETCH_K 16
+#define GEMM_PREFETCH_K 48
 #endif
 
 size_t packed_bytes(int K, int N) {
@@ -23,10 +25,8 @@ static int packed_alloc(packed_w *p, int K, int N) {
     p->K = K;
     p->N = N;
     p->Np = (N + NR - 1) / NR * NR;
-    void *mem = NULL;
-    if (posix_memalign(&mem, 64, packed_bytes(K, N))) return -1;
-    p->panels = mem;
-    return 0;
+    p->panels = big_alloc(packed_bytes(K, N));
+    return p->panels ? 0 : -1;
 }
 
 int packed_from_kn(packed_w *p, const float *w, int K, int N) {
@@ -105,11 +105,11 @@ static void panel_portable(float *y, int ldy, const float *x, int K, const float
     }
 #define DEFINE_AVX2_BLOCK(MRB)                                                                        \
     AVX2_FN static void block_avx2_##MRB(float *y, int ldy, const float *x, int K, const float *panel, \
-                                         int nw, const float *b) {                                    \
+                                         int nw, const float *b, const float *pf) {                   \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                 \
         __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                  \
         for (int k = 0; k < K; k++) {                                                                 \
-            _mm_prefetch((const char *)(panel + (size_t)(k + GEMM_PREFETCH_K) * NR), _MM_HINT_T0);     \
+            _mm_prefetch((const char *)(pf + (size_t)k * NR), _MM_HINT_T0);                           \
             const __m256 w0 = _mm256_load_ps(panel + (size_t)k * NR);                                 \
             const __m256 w1 = _mm256_load_ps(panel + (size_t)k * NR + 8);                             \
             ROW_FMA(MRB, 0) ROW_FMA(MRB, 1) ROW_FMA(MRB, 2) ROW_FMA(MRB, 3) ROW_FMA(MRB, 4) ROW_FMA(MRB, 5)                         \
@@ -150,23 +150,33 @@ AVX2_FN static void block_avx2_row(float *y, const float *x, int K, const float 
     store_block(y, 0, acc, 1, nw, b);
 }
 
+/* One panel against all M rows, in register blocks of at most MR rows,
+ * balanced (M = 8: 4 + 4, not 6 + 2). The first block streams the panel
+ * from memory, prefetching GEMM_PREFETCH_K rows ahead; the second, which
+ * reads the panel again from L2, prefetches the next panel meanwhile.
+ * next: the following panel, or NULL. */
 static void panel_avx2(float *y, int ldy, const float *x, int K, const float *panel, int M, int nw,
-                       const float *b) {
+                       const float *b, const float *next) {
     if (M == 1) {
         block_avx2_row(y, x, K, panel, nw, b);
         return;
     }
-    int m0 = 0;
-    for (; m0 + MR <= M; m0 += MR) block_avx2_6(y + (size_t)m0 * ldy, ldy, x + (size_t)m0 * K, K, panel, nw, b);
-    float *yb = y + (size_t)m0 * ldy;
-    const float *xb = x + (size_t)m0 * K;
-    switch (M - m0) {
-    case 1: block_avx2_1(yb, ldy, xb, K, panel, nw, b); break;
-    case 2: block_avx2_2(yb, ldy, xb, K, panel, nw, b); break;
-    case 3: block_avx2_3(yb, ldy, xb, K, panel, nw, b); break;
-    case 4: block_avx2_4(yb, ldy, xb, K, panel, nw, b); break;
-    case 5: block_avx2_5(yb, ldy, xb, K, panel, nw, b); break;
-    default: break;
+    const int nblk = (M + MR - 1) / MR;
+    const float *ahead = panel + (size_t)GEMM_PREFETCH_K * NR;
+    for (int blk = 0, m0 = 0; blk < nblk; blk++) {
+        const int rows = (M - m0) / (nblk - blk) + ((M - m0) % (nblk - blk) != 0);
+        const float *pf = blk == 0 ? ahead : (blk == 1 && next) ? next : ahead;
+        float *yb = y + (size_t)m0 * ldy;
+        const float *xb = x + (size_t)m0 * K;
+        switch (rows) {
+        case 1: block_avx2_1(yb, ldy, xb, K, panel, nw, b, pf); break;
+        case 2: block_avx2_2(yb, ldy, xb, K, panel, nw, b, pf); break;
+        case 3: block_avx2_3(yb, ldy, xb, K, panel, nw, b, pf); break;
+        case 4: block_avx2_4(yb, ldy, xb, K, panel, nw, b, pf); break;
+        case 5: block_avx2_5(yb, ldy, xb, K, panel, nw, b, pf); break;
+        default: block_avx2_6(yb, ldy, xb, K, panel, nw, b, pf); break;
+        }
+        m0 += rows;
     }
 }
 
@@ -207,7 +217,8 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
         const int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
         const float *panel = w->panels + (size_t)j * K * NR;
         if (path == GEMM_PATH_AVX2)
-            panel_avx2(y + n0, N, x, K, panel, M, nw, b ? b + n0 : NULL);
+            panel_avx2(y + n0, N, x, K, panel, M, nw, b ? b + n0 : NULL,
+                       j + 1 < np ? panel + (size_t)K * NR : NULL);
         else
             panel_portable(y + n0, N, x, K, panel, M, nw, b ? b + n0 : NULL);
     }
