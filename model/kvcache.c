@@ -1,5 +1,7 @@
 #include "kvcache.h"
 
+#include "../kernels/bigalloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +25,9 @@ int kv_init(kv_cache *kv, const gpt2_config *c, int batch, int cap, status_t *st
     kv->head_dim = config_head_dim(c);
     kv->cap = cap;
     size_t half = (size_t)(bytes / 2);
-    if (posix_memalign((void **)&kv->k, 64, half) || posix_memalign((void **)&kv->v, 64, half)) {
+    kv->k = big_alloc(half);
+    kv->v = big_alloc(half);
+    if (!kv->k || !kv->v) {
         kv_free(kv);
         return status_fail(st, ST_RUNTIME, "out of memory allocating a %.1f MiB KV cache", bytes / 1048576.0);
     }

@@ -1,5 +1,7 @@
 #include "weights.h"
 
+#include "../kernels/bigalloc.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,9 +18,8 @@ static float *own_alloc(gpt2_model *m, uint64_t n_floats) {
         m->owned = o;
         m->cap_owned = cap;
     }
-    float *p = NULL;
-    size_t bytes = (size_t)n_floats * sizeof(float);
-    if (posix_memalign((void **)&p, 64, bytes ? bytes : 64) != 0) return NULL;
+    float *p = big_alloc((size_t)n_floats * sizeof(float));
+    if (!p) return NULL;
     m->owned[m->n_owned++] = p;
     return p;
 }
