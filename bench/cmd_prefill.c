@@ -75,6 +75,15 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
         rc = gpt2_forward(&m, &s, tokens, (int)P, logits, LOGITS_LAST, st);
         if (i >= 0) samples[i] = now_s() - t0;
     }
+    gpt2_profile prof = {0};
+    if (!rc) { /* one more pass with per-operator timers, not a sample */
+        s.kv.len = 0;
+        s.prof = &prof;
+        rc = gpt2_forward(&m, &s, tokens, (int)P, logits, LOGITS_LAST, st);
+        s.prof = NULL;
+    }
+    double prof_total = 0;
+    for (int op = 0; op < OP_COUNT; op++) prof_total += prof.ns[op];
     if (!rc) {
         stats_summary sm;
         stats_summarize(samples, (int)reps, &sm);
@@ -103,6 +112,13 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
             cJSON_AddStringToObject(o, "bound", pred.compute_bound ? "compute" : "memory");
             cJSON_AddNumberToObject(o, "efficiency", tok_s / pred_tok_s);
             cJSON_AddNumberToObject(o, "peak_gflops", mc.peak_gflops);
+            cJSON *ops = cJSON_AddArrayToObject(o, "operators");
+            for (int op = 0; op < OP_COUNT; op++) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "name", GPT2_OP_NAMES[op]);
+                cJSON_AddNumberToObject(e, "time_frac", prof_total > 0 ? prof.ns[op] / prof_total : 0);
+                cJSON_AddItemToArray(ops, e);
+            }
             char *line = cJSON_PrintUnformatted(o);
             if (strcmp(GET("--json"), "-") == 0)
                 fprintf(out, "%s\n", line);
@@ -118,6 +134,10 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
             fprintf(out, "  achieved             %.1f GFLOP/s = %.2f of the %.1f GFLOP/s FMA peak\n", gflops,
                     gflops / mc.peak_gflops, mc.peak_gflops);
             fprintf(out, "  efficiency           %.2f\n", tok_s / pred_tok_s);
+            fprintf(out, "  time by operator    ");
+            for (int op = 0; op < OP_COUNT; op++)
+                fprintf(out, " %s %.1f%%", GPT2_OP_NAMES[op], prof_total > 0 ? 100 * prof.ns[op] / prof_total : 0);
+            fputc('\n', out);
         }
     }
     free(tokens);

@@ -208,18 +208,37 @@ gemm_path gemm_path_force(gemm_path p) {
 
 const char *gemm_path_name(gemm_path p) { return p == GEMM_PATH_AVX2 ? "avx2" : "portable"; }
 
+/* Rows of x kept in L2 while a thread's panels stream past them: a chunk of
+ * at most 256 KiB of x, a multiple of MR rows. */
+static int rows_per_chunk(int K) {
+    int mc = (int)((256u << 10) / ((size_t)K * sizeof(float))) / MR * MR;
+    return mc < MR ? MR : mc;
+}
+
 void linear_packed_f32(float *y, const float *x, const packed_w *w, const float *b, int M) {
     const int K = w->K, N = w->N, np = w->Np / NR;
     const gemm_path path = gemm_path_current();
-    /* panels split evenly by thread: each core streams one contiguous part */
-#pragma omp parallel for schedule(static) if (np > 1 && (size_t)K * w->Np > 16384)
-    for (int j = 0; j < np; j++) {
-        const int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
-        const float *panel = w->panels + (size_t)j * K * NR;
-        if (path == GEMM_PATH_AVX2)
-            panel_avx2(y + n0, N, x, K, panel, M, nw, b ? b + n0 : NULL,
-                       j + 1 < np ? panel + (size_t)K * NR : NULL);
-        else
-            panel_portable(y + n0, N, x, K, panel, M, nw, b ? b + n0 : NULL);
+    const int mc = rows_per_chunk(K);
+    /* Each thread owns one contiguous range of panels (so each core streams
+     * its own part of the matrix) and walks it once per chunk of rows; with
+     * a single chunk (decode) every panel is read exactly once. */
+#pragma omp parallel if (np > 1 && (size_t)K * w->Np > 16384)
+    {
+        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int j0 = (int)((long)np * t / nt), j1 = (int)((long)np * (t + 1) / nt);
+        for (int m0 = 0; m0 < M; m0 += mc) {
+            const int rows = M - m0 < mc ? M - m0 : mc;
+            const float *xc = x + (size_t)m0 * K;
+            float *yc = y + (size_t)m0 * N;
+            for (int j = j0; j < j1; j++) {
+                const int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
+                const float *panel = w->panels + (size_t)j * K * NR;
+                if (path == GEMM_PATH_AVX2)
+                    panel_avx2(yc + n0, N, xc, K, panel, rows, nw, b ? b + n0 : NULL,
+                               j + 1 < j1 ? panel + (size_t)K * NR : NULL);
+                else
+                    panel_portable(yc + n0, N, xc, K, panel, rows, nw, b ? b + n0 : NULL);
+            }
+        }
     }
 }
