@@ -8,6 +8,7 @@ BUILD ?= build
 CC ?= cc
 OPT ?= -O2
 SAN ?=
+OMPFLAG ?= -fopenmp
 PKGS := openblas libcjson hwloc
 
 ifeq ($(V),1)
@@ -16,11 +17,11 @@ else
 Q := @
 endif
 
-CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -g -fopenmp -MMD -MP $(SAN) $(PKG_CFLAGS)
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -g $(OMPFLAG) -MMD -MP $(SAN) $(PKG_CFLAGS)
 # recorded in every machine file (bench/context.c)
 $(BUILD)/bench/context.o: CFLAGS += -DBUILD_CFLAGS='"$(OPT) (kernels -O3) $(SAN)"'
 LDLIBS = $(PKG_LIBS) -lm
-LDFLAGS += -fopenmp $(SAN)
+LDFLAGS += $(OMPFLAG) $(SAN)
 
 KERNEL_SRCS := $(wildcard kernels/*.c)
 MODEL_SRCS := $(wildcard model/*.c)
@@ -32,7 +33,10 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_SCRIPTS := $(wildcard tests/e2e_*.sh)
 
-.PHONY: all test check bench clean deps
+FUZZ_TARGETS := safetensors config cli
+FUZZ_SECONDS ?= 60
+
+.PHONY: all test check bench clean deps fuzz fuzz-run
 all: $(BUILD)/gpt2-bench $(BUILD)/gpt2-weights
 
 # The system packages, found through pkg-config or installed first.
@@ -77,6 +81,28 @@ test: all $(TEST_BINS)
 check:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# libFuzzer targets (clang), library built with ASan + UBSan; seeds in
+# tests/fuzz/seeds/<target>. fuzz-run runs each for FUZZ_SECONDS.
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 OMPFLAG=-fopenmp=libgomp \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    $(FUZZ_TARGETS:%=build/fuzz/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS_COMMON) $(OPT) -fsanitize=fuzzer $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+fuzz-run: fuzz
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz/corpus/$$t; log=build/fuzz/fuzz_$$t.log; \
+	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	    if build/fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -print_final_stats=1 build/fuzz/corpus/$$t tests/fuzz/seeds/$$t > $$log 2>&1; then \
+	        grep -E "^stat::(number_of_executed_runs|new_units_added)" $$log; \
+	    else tail -40 $$log; echo "fuzz_$$t failed: see $$log"; exit 1; fi; \
+	done
 
 bench: all
 	$(Q)sh scripts/install-deps.sh gnuplot-nox
