@@ -14,6 +14,7 @@ int cmd_generate(int argc, char **argv, FILE *out, status_t *st);
 int cmd_decode(int argc, char **argv, FILE *out, status_t *st);
 int cmd_machine(int argc, char **argv, FILE *out, status_t *st);
 int cmd_predict(int argc, char **argv, FILE *out, status_t *st);
+int cmd_report(int argc, char **argv, FILE *out, status_t *st);
 int cmd_prefill(int argc, char **argv, FILE *out, status_t *st);
 
 /* Dispatches argv[1] (the subcommand). */

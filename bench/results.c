@@ -1,0 +1,436 @@
+#include "results.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- JSON fields ----------------------------------------------------------- */
+
+static int get_num(const cJSON *o, const char *key, double *v, char *why, size_t why_len) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(j) || !isfinite(j->valuedouble)) {
+        snprintf(why, why_len, "no numeric field \"%s\"", key);
+        return -1;
+    }
+    *v = j->valuedouble;
+    return 0;
+}
+
+static int get_int(const cJSON *o, const char *key, int lo, int *v, char *why, size_t why_len) {
+    double d;
+    if (get_num(o, key, &d, why, why_len)) return -1;
+    if (d < lo || d > 1e9 || d != floor(d)) {
+        snprintf(why, why_len, "field \"%s\" is %g, not a whole number >= %d", key, d, lo);
+        return -1;
+    }
+    *v = (int)d;
+    return 0;
+}
+
+static int get_str(const cJSON *o, const char *key, char *buf, size_t len, char *why, size_t why_len) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(j)) {
+        snprintf(why, why_len, "no string field \"%s\"", key);
+        return -1;
+    }
+    snprintf(buf, len, "%s", j->valuestring);
+    return 0;
+}
+
+static double opt_num(const cJSON *o, const char *key, double dflt) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(j) && isfinite(j->valuedouble) ? j->valuedouble : dflt;
+}
+
+static void opt_str(const cJSON *o, const char *key, char *buf, size_t len, const char *dflt) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    snprintf(buf, len, "%s", cJSON_IsString(j) ? j->valuestring : dflt);
+}
+
+static int opt_bool(const cJSON *o, const char *key) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (cJSON_IsBool(j)) return cJSON_IsTrue(j);
+    return cJSON_IsNumber(j) ? j->valuedouble != 0 : 0;
+}
+
+/* ---- decode records ----------------------------------------------------------- */
+
+static int parse_ops(const cJSON *o, result_point *p, char *why, size_t why_len) {
+    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(o, "operators");
+    p->n_ops = 0;
+    if (!ops) return 0;
+    if (!cJSON_IsArray(ops)) {
+        snprintf(why, why_len, "field \"operators\" is not an array");
+        return -1;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ops) {
+        if (p->n_ops == RESULT_OPS_MAX) break;
+        result_op *op = &p->ops[p->n_ops];
+        if (get_str(e, "name", op->name, sizeof op->name, why, why_len) ||
+            get_num(e, "time_ns", &op->time_ns, why, why_len) ||
+            get_num(e, "time_frac", &op->time_frac, why, why_len) ||
+            get_num(e, "predicted_ns", &op->predicted_ns, why, why_len))
+            return -1;
+        op->bytes = opt_num(e, "bytes", 0);
+        op->flops = opt_num(e, "flops", 0);
+        p->n_ops++;
+    }
+    return 0;
+}
+
+int results_parse_point(const char *line, result_point *p, char *why, size_t why_len) {
+    memset(p, 0, sizeof *p);
+    cJSON *o = cJSON_Parse(line);
+    if (!o || !cJSON_IsObject(o)) {
+        snprintf(why, why_len, "not a JSON object");
+        cJSON_Delete(o);
+        return -1;
+    }
+    int rc = -1;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    const cJSON *split = cJSON_GetObjectItemCaseSensitive(o, "bytes_per_step_split");
+    const cJSON *mach = cJSON_GetObjectItemCaseSensitive(o, "machine");
+    char bound[16] = "";
+    if (kind && !(cJSON_IsString(kind) && strcmp(kind->valuestring, "decode") == 0)) {
+        snprintf(why, why_len, "not a decode record (\"kind\" is not \"decode\")");
+    } else if (get_int(o, "batch", 1, &p->batch, why, why_len) || get_int(o, "context", 0, &p->context, why, why_len) ||
+               get_int(o, "threads", 1, &p->threads, why, why_len) ||
+               get_str(o, "dtype", p->dtype, sizeof p->dtype, why, why_len) ||
+               get_num(o, "tok_s", &p->tok_s, why, why_len) || get_num(o, "tok_s_min", &p->tok_s_min, why, why_len) ||
+               get_num(o, "tok_s_max", &p->tok_s_max, why, why_len) ||
+               get_num(o, "predicted_tok_s", &p->predicted_tok_s, why, why_len) ||
+               get_num(o, "efficiency", &p->efficiency, why, why_len) || get_num(o, "mbu", &p->mbu, why, why_len) ||
+               get_num(o, "mfu", &p->mfu, why, why_len) ||
+               get_num(o, "achieved_gbs", &p->achieved_gbs, why, why_len) ||
+               get_num(o, "achieved_gflops", &p->achieved_gflops, why, why_len) ||
+               get_num(o, "intensity", &p->intensity, why, why_len) ||
+               get_num(o, "step_ns_median", &p->step_ns_median, why, why_len) ||
+               get_num(o, "bytes_per_step", &p->bytes_per_step, why, why_len) ||
+               get_num(o, "flops_per_step", &p->flops_per_step, why, why_len) ||
+               get_str(o, "bound", bound, sizeof bound, why, why_len)) {
+        /* why is filled */
+    } else if (!cJSON_IsObject(split) || get_num(split, "weights", &p->weights_bytes, why, why_len)) {
+        if (!cJSON_IsObject(split)) snprintf(why, why_len, "no object \"bytes_per_step_split\"");
+    } else if (!cJSON_IsObject(mach) || get_num(mach, "read_gbs", &p->read_gbs, why, why_len) ||
+               get_num(mach, "peak_gflops", &p->peak_gflops, why, why_len)) {
+        if (!cJSON_IsObject(mach)) snprintf(why, why_len, "no object \"machine\"");
+    } else if (!(p->tok_s > 0) || !(p->predicted_tok_s > 0) || !(p->step_ns_median > 0) || !(p->read_gbs > 0) ||
+               !(p->peak_gflops > 0) || !(p->bytes_per_step > 0) || !(p->flops_per_step > 0)) {
+        snprintf(why, why_len, "a rate, time or size that is not positive");
+    } else if (strcmp(bound, "compute") != 0 && strcmp(bound, "memory") != 0) {
+        snprintf(why, why_len, "field \"bound\" is \"%s\", not memory or compute", bound);
+    } else if (parse_ops(o, p, why, why_len) == 0) {
+        p->compute_bound = strcmp(bound, "compute") == 0;
+        opt_str(o, "model", p->model, sizeof p->model, "unknown");
+        opt_str(o, "kv_dtype", p->kv_dtype, sizeof p->kv_dtype, p->dtype);
+        opt_str(o, "kernel", p->kernel, sizeof p->kernel, "unknown");
+        p->steps = (int)opt_num(o, "steps", 0);
+        p->reps = (int)opt_num(o, "reps", 0);
+        p->interrupted = opt_bool(o, "interrupted");
+        p->llc_resident = opt_bool(o, "llc_resident");
+        p->cv = opt_num(o, "cv", 0);
+        p->ridge = opt_num(o, "ridge", p->peak_gflops / p->read_gbs);
+        rc = 0;
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+int results_same_point(const result_point *a, const result_point *b) {
+    return a->batch == b->batch && a->context == b->context && a->threads == b->threads &&
+           strcmp(a->dtype, b->dtype) == 0;
+}
+
+int results_read_decode(const char *path, int missing_ok, result_set *rs, FILE *warn, status_t *st) {
+    memset(rs, 0, sizeof *rs);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT && missing_ok) return ST_OK;
+        return status_fail(st, ST_BAD_INPUT, "%s: cannot read (%s): give a folder made by scripts/sweep.sh", path,
+                           strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, n_cap = 0, rc = ST_OK;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        int torn = len == 0 || line[len - 1] != '\n';
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        const char *s = line;
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s) continue; /* blank line */
+        result_point p;
+        char why[200];
+        if (results_parse_point(s, &p, why, sizeof why)) {
+            rs->bad_lines++;
+            if (warn && torn)
+                fprintf(warn, "%s line %d: the last line, cut short (no newline; %s); skipped\n", path, lineno, why);
+            else if (warn)
+                fprintf(warn, "%s line %d: %s; skipped\n", path, lineno, why);
+            continue;
+        }
+        p.line = lineno;
+        if (p.interrupted) {
+            rs->interrupted++;
+            if (warn)
+                fprintf(warn, "%s line %d: B=%d S=%d was interrupted (%d repetitions); left out\n", path, lineno,
+                        p.batch, p.context, p.reps);
+            continue;
+        }
+        int dup = -1;
+        for (int i = 0; i < rs->n && dup < 0; i++)
+            if (results_same_point(&rs->p[i], &p)) dup = i;
+        if (dup >= 0) {
+            rs->replaced++;
+            if (warn)
+                fprintf(warn, "%s line %d: B=%d S=%d T=%d %s measured again; the later record (this one) is used\n",
+                        path, lineno, p.batch, p.context, p.threads, p.dtype);
+            rs->p[dup] = p;
+            continue;
+        }
+        if (rs->n == n_cap) {
+            int nc = n_cap ? 2 * n_cap : 32;
+            result_point *np = realloc(rs->p, (size_t)nc * sizeof *np);
+            if (!np) {
+                rc = status_fail(st, ST_RUNTIME, "out of memory reading %s", path);
+                break;
+            }
+            rs->p = np;
+            n_cap = nc;
+        }
+        rs->p[rs->n++] = p;
+    }
+    int read_err = ferror(f);
+    free(line);
+    fclose(f);
+    if (!rc && read_err) rc = status_fail(st, ST_RUNTIME, "%s: read error: check the disk", path);
+    if (rc) results_set_free(rs);
+    return rc;
+}
+
+void results_set_free(result_set *rs) {
+    free(rs->p);
+    memset(rs, 0, sizeof *rs);
+}
+
+static int point_cmp(const void *a, const void *b) {
+    const result_point *x = a, *y = b;
+    if (x->threads != y->threads) return x->threads < y->threads ? -1 : 1;
+    int c = strcmp(x->dtype, y->dtype);
+    if (c) return c;
+    if (x->context != y->context) return x->context < y->context ? -1 : 1;
+    if (x->batch != y->batch) return x->batch < y->batch ? -1 : 1;
+    return 0;
+}
+
+void results_sort(result_set *rs) {
+    if (rs->n > 1) qsort(rs->p, (size_t)rs->n, sizeof *rs->p, point_cmp);
+}
+
+/* ---- machine file ------------------------------------------------------------- */
+
+int results_read_machine(const char *path, result_machine *m, status_t *st) {
+    memset(m, 0, sizeof *m);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return status_fail(st, ST_BAD_INPUT, "%s: cannot read (%s): make it with gpt2-bench machine --json %s", path,
+                           strerror(errno), path);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    int ch;
+    while (mem && (ch = fgetc(f)) != EOF) fputc(ch, mem);
+    fclose(f);
+    if (!mem) return status_fail(st, ST_RUNTIME, "out of memory reading %s", path);
+    fclose(mem);
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return status_fail(st, ST_BAD_INPUT, "%s: not a JSON object: remake it with gpt2-bench machine --json %s", path,
+                           path);
+    }
+    opt_str(o, "cpu", m->cpu, sizeof m->cpu, "unknown CPU");
+    opt_str(o, "isa", m->isa, sizeof m->isa, "unknown");
+    opt_str(o, "host", m->host, sizeof m->host, "unknown");
+    opt_str(o, "date", m->date, sizeof m->date, "unknown");
+    opt_str(o, "git_revision", m->git_revision, sizeof m->git_revision, "unknown");
+    m->threads = (int)opt_num(o, "threads", 0);
+    m->spec_cores = (int)opt_num(o, "spec_cores", 0);
+    m->quick = opt_bool(o, "quick");
+    m->sgemm_size = (int)opt_num(o, "sgemm_size", 0);
+    m->read_gbs = opt_num(o, "read_gbs", 0);
+    m->copy_gbs = opt_num(o, "copy_gbs", 0);
+    m->triad_gbs = opt_num(o, "triad_gbs", 0);
+    m->peak_gflops = opt_num(o, "peak_gflops", 0);
+    m->spec_gflops = opt_num(o, "spec_gflops", 0);
+    m->sgemm_gflops = opt_num(o, "sgemm_gflops", 0);
+    m->clock_ghz = opt_num(o, "clock_ghz", 0);
+    m->flops_per_cycle_per_core = opt_num(o, "flops_per_cycle_per_core", 0);
+    m->llc_bytes_measured = opt_num(o, "llc_bytes_measured", 0);
+    m->llc_bytes_hwloc = opt_num(o, "llc_bytes_hwloc", 0);
+    cJSON_Delete(o);
+    if (!(m->read_gbs > 0) || !(m->peak_gflops > 0))
+        return status_fail(st, ST_BAD_INPUT,
+                           "%s: no positive read_gbs and peak_gflops: not a gpt2-bench machine file "
+                           "(make one with gpt2-bench machine --json FILE)",
+                           path);
+    return ST_OK;
+}
+
+/* ---- skipped.tsv ---------------------------------------------------------------- */
+
+int results_read_skipped(const char *path, result_skip **s, int *n, FILE *warn, status_t *st) {
+    *s = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) return ST_OK;
+        return status_fail(st, ST_BAD_INPUT, "%s: cannot read (%s)", path, strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, n_cap = 0, rc = ST_OK;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (!len || line[0] == '#') continue;
+        result_skip k;
+        memset(&k, 0, sizeof k);
+        char dtype[16] = "";
+        int used = 0;
+        if (sscanf(line, "%d\t%d\t%d\t%15[^\t]\t%n", &k.batch, &k.context, &k.threads, dtype, &used) < 4 || !used ||
+            k.batch < 1 || k.context < 0 || k.threads < 1) {
+            if (warn) fprintf(warn, "%s line %d: not \"B<tab>S<tab>T<tab>dtype<tab>reason\"; skipped\n", path, lineno);
+            continue;
+        }
+        snprintf(k.dtype, sizeof k.dtype, "%s", dtype);
+        snprintf(k.reason, sizeof k.reason, "%s", line + used);
+        if (*n == n_cap) {
+            int nc = n_cap ? 2 * n_cap : 16;
+            result_skip *ns = realloc(*s, (size_t)nc * sizeof *ns);
+            if (!ns) {
+                rc = status_fail(st, ST_RUNTIME, "out of memory reading %s", path);
+                break;
+            }
+            *s = ns;
+            n_cap = nc;
+        }
+        (*s)[(*n)++] = k;
+    }
+    free(line);
+    fclose(f);
+    if (rc) {
+        free(*s);
+        *s = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- the model from one record ------------------------------------------------------ */
+
+/* Per-sequence bytes and FLOPs of a step at the record's S. */
+static void per_sequence(const result_point *p, double *b1, double *f1) {
+    *b1 = (p->bytes_per_step - p->weights_bytes) / p->batch;
+    *f1 = p->flops_per_step / p->batch;
+}
+
+double results_predicted_tok_s(const result_point *p, double b) {
+    double b1, f1;
+    per_sequence(p, &b1, &f1);
+    double t_mem = (p->weights_bytes + b * b1) / (p->read_gbs * 1e9);
+    double t_comp = b * f1 / (p->peak_gflops * 1e9);
+    double t = t_mem > t_comp ? t_mem : t_comp;
+    return t > 0 ? b / t : 0;
+}
+
+double results_crossover_batch(const result_point *p) {
+    double b1, f1;
+    per_sequence(p, &b1, &f1);
+    double M = p->read_gbs * 1e9, C = p->peak_gflops * 1e9;
+    double denom = f1 / C - b1 / M;
+    if (!(denom > 0)) return -1;
+    return (p->weights_bytes / M) / denom;
+}
+
+int results_measured_knee(const result_point *const *series, int n, double *gain) {
+    int knee = -1;
+    double g = 0;
+    for (int i = 0; i + 1 < n; i++) {
+        double rb = (double)series[i + 1]->batch / series[i]->batch;
+        double rt = series[i + 1]->tok_s / series[i]->tok_s;
+        if (rt < sqrt(rb)) {
+            if (knee < 0) {
+                knee = i;
+                g = rt;
+            }
+        } else {
+            knee = -1;
+            g = rt;
+        }
+    }
+    if (gain) *gain = g;
+    return knee;
+}
+
+int results_worst_operator(const result_point *p) {
+    int best = -1;
+    double worst = -INFINITY;
+    for (int i = 0; i < p->n_ops; i++) {
+        double excess = p->ops[i].time_ns - p->ops[i].predicted_ns;
+        if (excess > worst) {
+            worst = excess;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+int results_write_atomic(const char *path, const char *text, size_t len, status_t *st) {
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp) return status_fail(st, ST_RUNTIME, "out of memory");
+    snprintf(tmp, n, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return status_fail(st, ST_RUNTIME, "%s: cannot create a file beside it (%s): check the folder is writable",
+                           path, strerror(e));
+    }
+    size_t off = 0;
+    int ok = 1;
+    while (ok && off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) ok = 0;
+        else off += (size_t)w;
+    }
+    int e = errno;
+    if (ok && fsync(fd) != 0) { ok = 0; e = errno; }
+    if (close(fd) != 0 && ok) { ok = 0; e = errno; }
+    if (ok) {
+        mode_t mask = umask(022);
+        umask(mask);
+        if (chmod(tmp, 0666 & ~mask) != 0) { /* mkstemp's 0600 stays: not an error */ }
+    }
+    if (ok && rename(tmp, path) != 0) { ok = 0; e = errno; }
+    if (!ok) {
+        unlink(tmp);
+        free(tmp);
+        return status_fail(st, ST_RUNTIME, "%s: write failed (%s): check the disk", path, strerror(e));
+    }
+    free(tmp);
+    return ST_OK;
+}

@@ -1,0 +1,166 @@
+#!/bin/sh
+# e2e_sweep: scripts/sweep.sh end to end on the tiny fixture (a 2 x 2 grid,
+# a quick machine measurement) in a temporary folder: every file of a run is
+# written; decode.jsonl holds exactly one valid record per point; a rerun
+# measures nothing again; a sweep stopped with SIGINT, or killed with SIGKILL
+# (and its last line torn), then rerun ends with exactly one record per point;
+# a point that does not fit is recorded as skipped and the sweep goes on;
+# plot writes non-empty PNGs; compare prints the ratio table.
+# Run from the repository root; the binaries are in $GPT2_BUILD (default build).
+set -u
+build=${GPT2_BUILD:-build}
+bench=$build/gpt2-bench
+export GPT2_BENCH="$bench" GPT2_SWEEP_QUICK_MACHINE=1
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
+check() { # description command...
+    d=$1
+    shift
+    if "$@"; then ok "$d"; else bad "$d"; fi
+}
+
+if [ ! -x "$bench" ]; then
+    echo "e2e_sweep: $bench is not built (make first, or set GPT2_BUILD)"
+    echo "e2e_sweep: 0 passed, 1 failed"
+    exit 1
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/e2e_sweep.XXXXXX") || exit 1
+bg=""
+cleanup() {
+    if [ -n "$bg" ]; then kill -KILL "$bg" 2>/dev/null; fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fixture=tests/fixtures/gpt2-tiny
+grid="--weights $fixture --batches 1,2 --contexts 4,8 --steps 4 --reps 3"
+
+sweep() { # args... ; output in $tmp/out, $tmp/err
+    # shellcheck disable=SC2086  # $grid is a word list
+    bash scripts/sweep.sh $grid "$@" >"$tmp/out" 2>"$tmp/err"
+}
+
+# The points of a folder's valid records, and the count of records per point
+# (a point measured twice shows up in report's stderr as "measured again").
+points_of() { "$bench" report --dir "$1" --points 2>"$tmp/points.err"; }
+n_lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+one_record_per_point() { # dir expected_lines
+    [ "$(points_of "$1" | wc -l | tr -d ' ')" = 4 ] || return 1
+    [ "$(points_of "$1" | sort -u | wc -l | tr -d ' ')" = 4 ] || return 1
+    ! grep -q "measured again\|interrupted" "$tmp/points.err" || return 1
+    [ "$(n_lines "$1/decode.jsonl")" = "$2" ]
+}
+is_png() { [ -s "$1" ] && [ "$(head -c 4 "$1" | tail -c 3)" = PNG ]; }
+
+# ---- a whole sweep --------------------------------------------------------------------
+a=$tmp/runs/a
+check "sweep on a 2x2 grid exits 0" sweep --out "$a"
+T=$("$bench" report --dir "$a" --machine-threads 2>/dev/null)
+for f in machine.json decode.jsonl decode.csv summary.md plot/meta.gp plot/points.dat \
+    plot/throughput.svg plot/roofline.svg plot/efficiency.svg; do
+    check "the run folder has $f" test -s "$a/$f"
+done
+for c in throughput roofline efficiency; do
+    check "plot wrote a non-empty $c.png" is_png "$a/plot/$c.png"
+done
+check "decode.jsonl has exactly one valid record per point" one_record_per_point "$a" 4
+check "the points are the grid" test "$(points_of "$a" | tr '\n' ';')" = "1 4 $T f32;2 4 $T f32;1 8 $T f32;2 8 $T f32;"
+check "decode.csv has a header and 4 rows" test "$(n_lines "$a/decode.csv")" = 5
+check "summary.md has the table rows" grep -q "^| 2 | 8 | " "$a/summary.md"
+check "summary.md has the three findings" test "$(grep -c '^- \*\*\(Where decode turns compute-bound\|Largest gap to the roof\|Throughput against batch\)\.\*\* [A-Z]' "$a/summary.md")" = 3
+check "a progress line per point, with tok/s, efficiency and time left" \
+    test "$(grep -c '^sweep: \[[1-4]/4\] B=[12] S=[48] .*tok/s.*efficiency' "$tmp/err")" = 4
+check "the progress lines estimate the time left" grep -q "about .* left" "$tmp/err"
+check "it prints where the results are" grep -q "results in $a" "$tmp/out"
+check "no temporary file is left" test -z "$(find "$a" -name '*.tmp*' -o -name '.point.*')"
+
+# ---- a rerun measures nothing -------------------------------------------------------------
+check "a rerun on the finished folder exits 0" sweep --out "$a"
+check "the rerun says every point is already there" grep -q "4 of 4 points already" "$tmp/err"
+check "the rerun measured nothing again" one_record_per_point "$a" 4
+
+# ---- a point that does not fit is skipped, and the sweep goes on -------------------------------
+# context 30 + warm-up 4 + steps 4 exceeds the fixture's n_ctx of 32
+check "a sweep with a point that cannot fit exits 0" sweep --out "$a" --contexts 4,30,8
+check "the point is recorded in skipped.tsv" grep -q "^1	30	$T	f32	.*n_ctx" "$a/skipped.tsv"
+check "summary.md lists the skipped points" grep -q "^| 2 | 30 | $T | f32 | " "$a/summary.md"
+check "the sweep went on: still one record per point" one_record_per_point "$a" 4
+
+# ---- stopped with SIGINT after the first point lands, then resumed ------------------------------
+# slower points (about 0.3 s each) so that the signal lands while one runs;
+# SIGINT back to its default, since a background job of sh starts with it ignored
+start_slow() { # dir
+    set -- env --default-signal=INT bash scripts/sweep.sh --weights "$fixture" --batches 1,2 --contexts 4,8 \
+        --steps 20 --reps 300 --out "$1"
+    # shellcheck disable=SC2016  # perl's $SIG, not the shell's
+    env --default-signal=INT true 2>/dev/null || set -- perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV' "$@"
+    "$@" >"$tmp/bg.out" 2>"$tmp/bg.err" &
+    bg=$!
+}
+wait_first_point() { # dir: until decode.jsonl has a line (at most 60 s)
+    i=0
+    while [ "$(n_lines "$1/decode.jsonl")" -lt 1 ] && [ $i -lt 1200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    [ "$(n_lines "$1/decode.jsonl")" -ge 1 ]
+}
+b=$tmp/runs/b
+start_slow "$b"
+check "the first point of the slow sweep lands" wait_first_point "$b"
+kill -INT "$bg" 2>/dev/null
+wait "$bg"
+rc=$?
+bg=""
+check "SIGINT stops the sweep with status 130 (got $rc)" test "$rc" = 130
+check "it prints how to resume" grep -q "to resume: scripts/sweep.sh .*--out" "$tmp/bg.err"
+check "the stopped sweep left no temporary file" test -z "$(find "$b" -name '.point.*' -o -name '*.tmp*')"
+n_after_int=$(n_lines "$b/decode.jsonl")
+check "every line written before SIGINT is a whole record ($n_after_int)" test "$(points_of "$b" | wc -l | tr -d ' ')" = "$n_after_int"
+check "the rerun after SIGINT exits 0" sweep --out "$b"
+check "after SIGINT and a rerun: exactly one record per point" one_record_per_point "$b" 4
+
+# ---- killed with SIGKILL after the first point lands, a torn line added, then resumed -------------
+c=$tmp/runs/c
+start_slow "$c"
+check "the first point of the slow sweep lands (KILL)" wait_first_point "$c"
+kill -KILL "$bg" 2>/dev/null
+wait "$bg" 2>/dev/null
+bg=""
+# what a write cut short by a crash leaves: half a line, no newline
+printf '{"schema_version":1,"kind":"decode","model":"gpt2-ti' >>"$c/decode.jsonl"
+n_valid=$(points_of "$c" | wc -l | tr -d ' ')
+check "the torn line is skipped and named on stderr" grep -q "cut short" "$tmp/points.err"
+check "the rerun after SIGKILL exits 0" sweep --out "$c"
+check "the rerun names the torn line" grep -q "cut short" "$tmp/err"
+check "after SIGKILL and a rerun: one valid record per point, the torn line kept apart" \
+    one_record_per_point "$c" 5
+check "the rerun measured only the missing points ($n_valid were there)" \
+    test "$(grep -c '^sweep: \[' "$tmp/err")" = $((4 - n_valid))
+
+# ---- plot and compare on their own ---------------------------------------------------------------
+rm -f "$a/plot/throughput.png"
+check "scripts/plot DIR alone exits 0" sh -c "bash scripts/plot '$a' >/dev/null 2>&1"
+check "scripts/plot rewrote throughput.png" is_png "$a/plot/throughput.png"
+check "scripts/compare exits 0" sh -c "bash scripts/compare '$a' '$b' --out '$tmp/cmp' >'$tmp/cmp.txt' 2>/dev/null"
+check "compare prints a row per common point" test "$(grep -c '^ *[12] *[48] ' "$tmp/cmp.txt")" = 4
+check "compare draws the overlay" is_png "$tmp/cmp.png"
+
+# ---- bad input: exit 2 with one line ---------------------------------------------------------------
+bash scripts/sweep.sh --batches "1 x" --out "$tmp/bad" >/dev/null 2>"$tmp/bad.err"
+rc=$?
+check "a bad --batches list exits 2 (got $rc)" test "$rc" = 2
+check "with one line on stderr" test "$(wc -l <"$tmp/bad.err" | tr -d ' ')" = 1
+check "that names the flag" grep -q -- "--batches" "$tmp/bad.err"
+bash scripts/sweep.sh --bogus >/dev/null 2>&1
+rc=$?
+check "an unknown flag exits 2 (got $rc)" test "$rc" = 2
+bash scripts/plot "$tmp/no-such-folder" >/dev/null 2>&1
+rc=$?
+check "plot on a missing folder exits 2 (got $rc)" test "$rc" = 2
+
+echo "e2e_sweep: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
