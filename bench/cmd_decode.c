@@ -7,6 +7,8 @@
 #include "../kernels/kernels.h"
 #include "../kernels/pin.h"
 #include "cli.h"
+#include "context.h"
+#include "machine.h"
 #include "commands.h"
 #include "decode_machine.h"
 #include "decode_run.h"
@@ -113,7 +115,7 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
         (GET("--seed") && (rc = cli_int(GET("--seed"), "--seed", 0, 2147483647L, &seed, st))))
         return rc;
     grid g = {0};
-    long ncores = cores_online();
+    long ncores = machine_default_threads(); /* one per core, as `machine` measures by default */
     if ((rc = cli_list(GET("--batch"), "--batch", 1, 1 << 16, &g.batches, &g.nb, st)) ||
         (rc = cli_list(GET("--context"), "--context", 0, 1 << 20, &g.contexts, &g.nc, st)) ||
         (GET("--threads") && (rc = cli_list(GET("--threads"), "--threads", 1, 4096, &g.threads, &g.nt, st)))) {
@@ -146,6 +148,7 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     int header_done = 0;
+    cJSON *context = context_json(); /* date, CPU, OpenBLAS, env, compiler, revision: once per command */
     for (int ti = 0; ti < g.nt && !rc && !decode_stop_requested; ti++) {
         int T = threads_init((int)g.threads[ti]);
         char pin_desc[256] = "";
@@ -162,13 +165,15 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
                 if (!rc) rc = decode_measure(&m, &rq, &res, st);
                 if (rc) break;
                 record_input in = {&m, dtype, kv_dtype, 4.0, 4.0, T, pin_desc,
-                                   m.packed ? gemm_path_name(gemm_path_current()) : "openblas", &mc, &res};
+                                   m.packed ? gemm_path_name(gemm_path_current()) : "openblas", &mc, &res,
+                                   context};
                 rc = emit(&in, GET("--json"), GET("--csv"), quiet, out, &header_done, st);
                 decode_result_free(&res);
             }
     }
     if (!rc && decode_stop_requested)
         rc = status_fail(st, ST_RUNTIME, "decode: interrupted; the points measured so far were written");
+    cJSON_Delete(context);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     gpt2_free(&m);

@@ -122,6 +122,7 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
         cJSON_AddNumberToObject(e, "predicted_ns", (tc > tm ? tc : tm) * 1e9);
         cJSON_AddItemToArray(ops, e);
     }
+    if (in->context) cJSON_AddItemToObject(o, "context", cJSON_Duplicate(in->context, 1));
     cJSON *m = cJSON_AddObjectToObject(o, "machine");
     cJSON_AddStringToObject(m, "file", mc->source);
     cJSON_AddNumberToObject(m, "read_gbs", mc->read_gbs);

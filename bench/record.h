@@ -28,6 +28,7 @@ typedef struct {
     const char *kernel;           /* gemm path: "avx2", "portable" */
     const record_machine *machine;
     const decode_result *res;
+    const cJSON *context;         /* what it ran on (context_json), copied into the record; may be NULL */
 } record_input;
 
 /* Derived figures, computed once and shared by the three outputs. */
