@@ -89,34 +89,72 @@ static void panel_portable(float *y, int ldy, const float *x, int K, const float
 /* ---- AVX2 + FMA path ---- */
 #define AVX2_FN __attribute__((target("avx2,fma")))
 
-/* One register block of MRB rows against one panel. The accumulators are
- * named variables, not an array, so they stay in registers (an array of
- * __m256 is spilled to the stack on every k). */
-#define ROW_FMA(MRB, i)                                             \
+/* The AVX2 path works on x packed per call into register blocks: the rows
+ * of x are split into balanced blocks of at most MR rows, and each block is
+ * stored k-major, xp: (K, rows), so a step of k broadcasts `rows`
+ * consecutive floats. The K loop runs in chunks of GEMM_KC, so a chunk of
+ * the panel (KC x 16 floats) and of every block of x stay in L1 while all
+ * the blocks of rows use them; partial sums wait in a small tile. */
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+#define MC_MAX 120 /* rows of x per chunk at most (a multiple of MR) */
+
+/* Balanced blocks: M = 8 gives 4 + 4, M = 13 gives 5 + 4 + 4. */
+static inline int block_count(int M) { return (M + MR - 1) / MR; }
+static inline int block_rows(int M, int nblk, int blk, int *m0) {
+    int base = M / nblk, extra = M % nblk;
+    *m0 = blk * base + (blk < extra ? blk : extra);
+    return base + (blk < extra);
+}
+
+/* xp: for each block, (K, rows) floats at xp + m0 * K. */
+static void pack_rows(float *xp, const float *x, int M, int K) {
+    const int nblk = block_count(M);
+    for (int blk = 0; blk < nblk; blk++) {
+        int m0, rows = block_rows(M, nblk, blk, &m0);
+        float *dst = xp + (size_t)m0 * K;
+        for (int i = 0; i < rows; i++)
+            for (int k = 0; k < K; k++) dst[(size_t)k * rows + i] = x[(size_t)(m0 + i) * K + k];
+    }
+}
+
+/* One register block of MRB rows against kn rows of a panel. The
+ * accumulators are named variables, not an array (an array of __m256 is
+ * spilled to the stack on every k). tile: (MRB, 16) partial sums, read
+ * unless first. */
+#define ROW_FMA(MRB, i)                                          \
     if (MRB > i) {                                               \
-        const __m256 xv = _mm256_broadcast_ss(x + i * (size_t)K + k); \
+        const __m256 xv = _mm256_broadcast_ss(xb + i);           \
         a##i = _mm256_fmadd_ps(xv, w0, a##i);                    \
         c##i = _mm256_fmadd_ps(xv, w1, c##i);                    \
     }
-#define ROW_STORE(MRB, i)                                           \
+#define ROW_LOAD(MRB, i)                                         \
     if (MRB > i) {                                               \
-        _mm256_storeu_ps(acc + i * NR, a##i);                    \
-        _mm256_storeu_ps(acc + i * NR + 8, c##i);                \
+        a##i = _mm256_loadu_ps(tile + i * NR);                   \
+        c##i = _mm256_loadu_ps(tile + i * NR + 8);               \
     }
-#define DEFINE_AVX2_BLOCK(MRB)                                                                        \
-    AVX2_FN static void block_avx2_##MRB(float *y, int ldy, const float *x, int K, const float *panel, \
-                                         int nw, const float *b, const float *pf) {                   \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                 \
-        __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                  \
-        for (int k = 0; k < K; k++) {                                                                 \
-            _mm_prefetch((const char *)(pf + (size_t)k * NR), _MM_HINT_T0);                           \
-            const __m256 w0 = _mm256_load_ps(panel + (size_t)k * NR);                                 \
-            const __m256 w1 = _mm256_load_ps(panel + (size_t)k * NR + 8);                             \
-            ROW_FMA(MRB, 0) ROW_FMA(MRB, 1) ROW_FMA(MRB, 2) ROW_FMA(MRB, 3) ROW_FMA(MRB, 4) ROW_FMA(MRB, 5)                         \
-        }                                                                                             \
-        float acc[6 * NR];                                                                            \
-        ROW_STORE(MRB, 0) ROW_STORE(MRB, 1) ROW_STORE(MRB, 2) ROW_STORE(MRB, 3) ROW_STORE(MRB, 4) ROW_STORE(MRB, 5)                 \
-        store_block(y, ldy, acc, MRB, nw, b);                                                         \
+#define ROW_STORE(MRB, i)                                        \
+    if (MRB > i) {                                               \
+        _mm256_storeu_ps(tile + i * NR, a##i);                   \
+        _mm256_storeu_ps(tile + i * NR + 8, c##i);               \
+    }
+#define DEFINE_AVX2_BLOCK(MRB)                                                                          \
+    AVX2_FN static void block_avx2_##MRB(float *tile, const float *xp, int kn, const float *panel,      \
+                                         int first, const float *pf) {                                  \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                   \
+        __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                    \
+        if (!first) { ROW_LOAD(MRB, 0) ROW_LOAD(MRB, 1) ROW_LOAD(MRB, 2) ROW_LOAD(MRB, 3)                \
+                      ROW_LOAD(MRB, 4) ROW_LOAD(MRB, 5) }                                               \
+        for (int k = 0; k < kn; k++) {                                                                  \
+            if (pf) _mm_prefetch((const char *)(pf + (size_t)k * NR), _MM_HINT_T0);                      \
+            const __m256 w0 = _mm256_load_ps(panel + (size_t)k * NR);                                   \
+            const __m256 w1 = _mm256_load_ps(panel + (size_t)k * NR + 8);                               \
+            const float *xb = xp + (size_t)k * MRB;                                                     \
+            ROW_FMA(MRB, 0) ROW_FMA(MRB, 1) ROW_FMA(MRB, 2) ROW_FMA(MRB, 3) ROW_FMA(MRB, 4) ROW_FMA(MRB, 5) \
+        }                                                                                               \
+        ROW_STORE(MRB, 0) ROW_STORE(MRB, 1) ROW_STORE(MRB, 2) ROW_STORE(MRB, 3) ROW_STORE(MRB, 4)        \
+        ROW_STORE(MRB, 5)                                                                               \
     }
 DEFINE_AVX2_BLOCK(1)
 DEFINE_AVX2_BLOCK(2)
@@ -126,12 +164,14 @@ DEFINE_AVX2_BLOCK(5)
 DEFINE_AVX2_BLOCK(6)
 
 /* M = 1: two independent chains per half (k unrolled by 2), as the single
- * row otherwise waits on FMA latency. */
+ * row otherwise waits on FMA latency; x is one contiguous row. */
 AVX2_FN static void block_avx2_row(float *y, const float *x, int K, const float *panel, int nw, const float *b) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;
     int k = 0;
     for (; k + 1 < K; k += 2) {
         const float *p = panel + (size_t)k * NR;
+        _mm_prefetch((const char *)(p + (size_t)GEMM_PREFETCH_K * NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + (size_t)(GEMM_PREFETCH_K + 1) * NR), _MM_HINT_T0);
         __m256 x0 = _mm256_broadcast_ss(x + k), x1 = _mm256_broadcast_ss(x + k + 1);
         a0 = _mm256_fmadd_ps(x0, _mm256_load_ps(p), a0);
         a1 = _mm256_fmadd_ps(x0, _mm256_load_ps(p + 8), a1);
@@ -150,34 +190,34 @@ AVX2_FN static void block_avx2_row(float *y, const float *x, int K, const float 
     store_block(y, 0, acc, 1, nw, b);
 }
 
-/* One panel against all M rows, in register blocks of at most MR rows,
- * balanced (M = 8: 4 + 4, not 6 + 2). The first block streams the panel
- * from memory, prefetching GEMM_PREFETCH_K rows ahead; the second, which
- * reads the panel again from L2, prefetches the next panel meanwhile.
+/* One panel against the M rows packed in xp. The first block of each K
+ * chunk streams the panel from memory, prefetching ahead; the second, which
+ * finds the chunk in L1, prefetches the same rows of the next panel.
  * next: the following panel, or NULL. */
-static void panel_avx2(float *y, int ldy, const float *x, int K, const float *panel, int M, int nw,
+static void panel_avx2(float *y, int ldy, const float *xp, int K, const float *panel, int M, int nw,
                        const float *b, const float *next) {
-    if (M == 1) {
-        block_avx2_row(y, x, K, panel, nw, b);
-        return;
-    }
-    const int nblk = (M + MR - 1) / MR;
-    const float *ahead = panel + (size_t)GEMM_PREFETCH_K * NR;
-    for (int blk = 0, m0 = 0; blk < nblk; blk++) {
-        const int rows = (M - m0) / (nblk - blk) + ((M - m0) % (nblk - blk) != 0);
-        const float *pf = blk == 0 ? ahead : (blk == 1 && next) ? next : ahead;
-        float *yb = y + (size_t)m0 * ldy;
-        const float *xb = x + (size_t)m0 * K;
-        switch (rows) {
-        case 1: block_avx2_1(yb, ldy, xb, K, panel, nw, b, pf); break;
-        case 2: block_avx2_2(yb, ldy, xb, K, panel, nw, b, pf); break;
-        case 3: block_avx2_3(yb, ldy, xb, K, panel, nw, b, pf); break;
-        case 4: block_avx2_4(yb, ldy, xb, K, panel, nw, b, pf); break;
-        case 5: block_avx2_5(yb, ldy, xb, K, panel, nw, b, pf); break;
-        default: block_avx2_6(yb, ldy, xb, K, panel, nw, b, pf); break;
+    float tile[MC_MAX * NR]; /* (M, 16) partial sums */
+    const int nblk = block_count(M);
+    for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
+        const int kn = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
+        const float *pk = panel + (size_t)k0 * NR;
+        for (int blk = 0; blk < nblk; blk++) {
+            int m0, rows = block_rows(M, nblk, blk, &m0);
+            const float *pf = blk == 0 ? pk + (size_t)GEMM_PREFETCH_K * NR
+                            : (blk == 1 && next) ? next + (size_t)k0 * NR : NULL;
+            const float *xb = xp + (size_t)m0 * K + (size_t)k0 * rows;
+            float *tb = tile + (size_t)m0 * NR;
+            switch (rows) {
+            case 1: block_avx2_1(tb, xb, kn, pk, k0 == 0, pf); break;
+            case 2: block_avx2_2(tb, xb, kn, pk, k0 == 0, pf); break;
+            case 3: block_avx2_3(tb, xb, kn, pk, k0 == 0, pf); break;
+            case 4: block_avx2_4(tb, xb, kn, pk, k0 == 0, pf); break;
+            case 5: block_avx2_5(tb, xb, kn, pk, k0 == 0, pf); break;
+            default: block_avx2_6(tb, xb, kn, pk, k0 == 0, pf); break;
+            }
         }
-        m0 += rows;
     }
+    store_block(y, ldy, tile, M, nw, b);
 }
 
 /* ---- dispatch ---- */
@@ -209,16 +249,19 @@ gemm_path gemm_path_force(gemm_path p) {
 const char *gemm_path_name(gemm_path p) { return p == GEMM_PATH_AVX2 ? "avx2" : "portable"; }
 
 /* Rows of x kept in L2 while a thread's panels stream past them: a chunk of
- * at most 256 KiB of x, a multiple of MR rows. */
+ * at most 256 KiB of x, a multiple of MR rows, at most MC_MAX. */
 static int rows_per_chunk(int K) {
     int mc = (int)((256u << 10) / ((size_t)K * sizeof(float))) / MR * MR;
-    return mc < MR ? MR : mc;
+    return mc < MR ? MR : mc > MC_MAX ? MC_MAX : mc;
 }
 
 void linear_packed_f32(float *y, const float *x, const packed_w *w, const float *b, int M) {
     const int K = w->K, N = w->N, np = w->Np / NR;
     const gemm_path path = gemm_path_current();
     const int mc = rows_per_chunk(K);
+    const int packs = path == GEMM_PATH_AVX2 && M > 1;
+    float *xp = packs ? malloc((size_t)(M < mc ? M : mc) * K * sizeof(float)) : NULL; /* (chunk rows, K) */
+    const int use_packed = packs && xp;
     /* Each thread owns one contiguous range of panels (so each core streams
      * its own part of the matrix) and walks it once per chunk of rows; with
      * a single chunk (decode) every panel is read exactly once. */
@@ -230,15 +273,24 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
             const int rows = M - m0 < mc ? M - m0 : mc;
             const float *xc = x + (size_t)m0 * K;
             float *yc = y + (size_t)m0 * N;
+            if (use_packed) {
+#pragma omp barrier
+#pragma omp single
+                pack_rows(xp, xc, rows, K);
+                /* (single ends with a barrier: xp is ready for every thread) */
+            }
             for (int j = j0; j < j1; j++) {
                 const int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
                 const float *panel = w->panels + (size_t)j * K * NR;
-                if (path == GEMM_PATH_AVX2)
-                    panel_avx2(yc + n0, N, xc, K, panel, rows, nw, b ? b + n0 : NULL,
-                               j + 1 < j1 ? panel + (size_t)K * NR : NULL);
+                const float *bj = b ? b + n0 : NULL;
+                if (path == GEMM_PATH_AVX2 && rows == 1)
+                    block_avx2_row(yc + n0, xc, K, panel, nw, bj);
+                else if (use_packed)
+                    panel_avx2(yc + n0, N, xp, K, panel, rows, nw, bj, j + 1 < j1 ? panel + (size_t)K * NR : NULL);
                 else
-                    panel_portable(yc + n0, N, xc, K, panel, rows, nw, b ? b + n0 : NULL);
+                    panel_portable(yc + n0, N, xc, K, panel, rows, nw, bj);
             }
         }
     }
+    free(xp);
 }

@@ -3,6 +3,7 @@
 #include "../kernels/bigalloc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,10 @@ static int bind(gpt2_model *m, const char *name, int ndim, int64_t d0, int64_t d
         *out = buf;
     }
     m->weight_bytes_f32 += st_numel(t) * 4;
+    uint64_t bad = 0, n = st_numel(t);
+    for (uint64_t i = 0; i < n; i++) bad += !isfinite((*out)[i]);
+    if (bad && !m->nonfinite) snprintf(m->nonfinite_tensor, sizeof m->nonfinite_tensor, "%s", t->name);
+    m->nonfinite += bad;
     return ST_OK;
 }
 

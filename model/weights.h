@@ -40,6 +40,8 @@ typedef struct {
     float **owned;         /* buffers this model allocated */
     int n_owned, cap_owned;
     char source[1100];     /* "synthetic seed N" or the file path */
+    uint64_t nonfinite;    /* NaN/Inf values found in the checkpoint's tensors */
+    char nonfinite_tensor[128]; /* the first tensor holding one */
     uint64_t weight_bytes_f32; /* bytes of the float32 parameters used */
     /* packed copies for decode (gpt2_pack); NULL until packed */
     gpt2_layer_packed *packed;  /* (L) */
