@@ -15,6 +15,7 @@ static const command COMMANDS[] = {
     {"machine", cmd_machine, "measure this machine's bandwidth and FLOP/s ceilings"},
     {"prefill", cmd_prefill, "prompt processing (prefill) measured against the compute roof"},
     {"predict", cmd_predict, "the roofline prediction alone, for any B and S"},
+    {"calc", cmd_calc, "sizing sheet: parameters, memory, KV cache, FLOPs, token rates, devices, cost"},
     {"report", cmd_report, "summary, CSV and plot data of a sweep folder (scripts/sweep.sh)"},
     {"info", cmd_info, "a model's shape, parameters and weight bytes"},
     {"logits", cmd_logits, "logits of every position, to a .npy file"},
