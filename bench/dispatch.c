@@ -14,6 +14,7 @@ static const command COMMANDS[] = {
     {"decode", cmd_decode, "batched decode measured against the roofline"},
     {"machine", cmd_machine, "measure this machine's bandwidth and FLOP/s ceilings"},
     {"prefill", cmd_prefill, "prompt processing (prefill) measured against the compute roof"},
+    {"kernels", cmd_kernels, "packed decode GEMM against OpenBLAS at the model's decode shapes"},
     {"predict", cmd_predict, "the roofline prediction alone, for any B and S"},
     {"calc", cmd_calc, "sizing sheet: parameters, memory, KV cache, FLOPs, token rates, devices, cost"},
     {"report", cmd_report, "summary, CSV and plot data of a sweep folder (scripts/sweep.sh)"},
