@@ -17,7 +17,8 @@
 
 static const char *USAGE =
     "usage: gpt2-bench decode --model NAME | --weights PATH --batch B --context S\n"
-    "         [--steps N] [--reps R] [--warmup W] [--threads T] [--dtype f32] [--kv-dtype f32]\n"
+    "         [--steps N] [--reps R] [--warmup W] [--threads T] [--dtype f32|bf16|f16|int8]\n"
+    "         [--kv-dtype f32|f16|bf16]\n"
     "         [--prefill synthetic|real] [--json FILE|-] [--csv FILE] [--machine FILE]\n"
     "         [--results DIR] [--remeasure] [--no-pack] [--seed N] [--quiet]\n"
     "  B, S and T take lists: 1,2,4 or ranges 1-64*2 (multiply) or 1-8+1 (add)\n"
@@ -97,12 +98,13 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
     if (rc) return rc;
     if (cli_get(fl, nf, "--help")) { fputs(USAGE, out); return ST_OK; }
 #define GET(name) cli_get(fl, nf, name)
-    const char *dtype = GET("--dtype") ? GET("--dtype") : "f32";
-    const char *kv_dtype = GET("--kv-dtype") ? GET("--kv-dtype") : "f32";
-    if (strcmp(dtype, "f32") != 0)
-        return status_fail(st, ST_BAD_INPUT, "decode: --dtype %s: only f32 weights are built so far", dtype);
-    if (strcmp(kv_dtype, "f32") != 0)
-        return status_fail(st, ST_BAD_INPUT, "decode: --kv-dtype %s: only an f32 KV cache is built so far", kv_dtype);
+    wdtype wdt = WDT_F32, kvdt = WDT_F32;
+    if (GET("--dtype") && wdtype_parse(GET("--dtype"), &wdt) != 0)
+        return status_fail(st, ST_BAD_INPUT, "decode: --dtype %s: use f32, bf16, f16 or int8", GET("--dtype"));
+    if ((rc = kv_dtype_parse(GET("--kv-dtype"), &kvdt, st))) return rc;
+    if (GET("--no-pack") && GET("--dtype") && wdt != WDT_F32)
+        return status_fail(st, ST_BAD_INPUT, "decode: --no-pack runs OpenBLAS on f32 weights: drop --dtype %s",
+                           GET("--dtype"));
     const char *prefill = GET("--prefill") ? GET("--prefill") : "synthetic";
     if (strcmp(prefill, "synthetic") != 0 && strcmp(prefill, "real") != 0)
         return status_fail(st, ST_BAD_INPUT, "decode: --prefill '%s': use synthetic or real", prefill);
@@ -139,7 +141,8 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
                              "decode: context %ld + warm-up %ld + steps %ld = %ld positions exceed n_ctx %d: "
                              "lower the context or the steps",
                              g.contexts[i], warmup, steps, g.contexts[i] + warmup + steps, m.cfg.n_ctx);
-    if (!rc && !GET("--no-pack")) rc = gpt2_pack(&m, st);
+    if (!rc && !GET("--no-pack")) rc = model_pack(&m, GET("--dtype"), 1, &wdt, st);
+    const char *dtype = wdtype_name(wdt), *kv_dtype = wdtype_name(kvdt);
     const int quiet = GET("--quiet") != NULL;
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
@@ -159,12 +162,12 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
         for (int bi = 0; bi < g.nb && !rc && !decode_stop_requested; bi++)
             for (int ci = 0; ci < g.nc && !rc && !decode_stop_requested; ci++) {
                 decode_request rq = {(int)g.batches[bi], (int)g.contexts[ci], (int)steps, (int)reps, (int)warmup,
-                                     strcmp(prefill, "real") == 0, (uint64_t)seed, quiet ? NULL : stderr};
+                                     strcmp(prefill, "real") == 0, (uint64_t)seed, quiet ? NULL : stderr, kvdt};
                 rc = mem_check(st, "this decode point", decode_bytes_needed(&m.cfg, &rq, T));
                 decode_result res;
                 if (!rc) rc = decode_measure(&m, &rq, &res, st);
                 if (rc) break;
-                record_input in = {&m, dtype, kv_dtype, 4.0, 4.0, T, pin_desc,
+                record_input in = {&m, dtype, kv_dtype, (double)wdtype_bytes(wdt), (double)wdtype_bytes(kvdt), T, pin_desc,
                                    m.packed ? gemm_path_name(gemm_path_current()) : "openblas", &mc, &res,
                                    context};
                 rc = emit(&in, GET("--json"), GET("--csv"), quiet, out, &header_done, st);

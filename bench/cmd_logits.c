@@ -13,15 +13,17 @@
 static const char *USAGE =
     "usage: gpt2-bench logits --weights PATH | --model NAME --tokens \"1,2,3;4,5,6\"\n"
     "                         [--mode decode|prefill] [--threads T] --out FILE.npy\n"
+    "                         [--dtype f32|bf16|f16|int8] [--kv-dtype f32|f16|bf16]\n"
     "  writes float32 logits of shape (B, T, V): B sequences (';'), T ids each (',')\n"
     "  decode (default): one position at a time through the KV cache, all B batched\n"
     "  prefill: every position in one pass\n";
 
 /* logits: (B, T, V). Decode mode feeds column t of tokens as one step. */
-int logits_run(const gpt2_model *m, const int *tokens, int B, int T, int prefill, float *logits, status_t *st) {
+int logits_run(const gpt2_model *m, const int *tokens, int B, int T, int prefill, float *logits, wdtype kv_dt,
+               status_t *st) {
     const int V = m->cfg.vocab;
     gpt2_state s;
-    int rc = gpt2_state_init(&s, &m->cfg, B, prefill ? T : 1, T, st);
+    int rc = gpt2_state_init_kv(&s, &m->cfg, B, prefill ? T : 1, T, kv_dt, st);
     if (rc) return rc;
     if (prefill) {
         rc = gpt2_forward(m, &s, tokens, T, logits, LOGITS_ALL, st);
@@ -44,7 +46,8 @@ int logits_run(const gpt2_model *m, const int *tokens, int B, int T, int prefill
 
 int cmd_logits(int argc, char **argv, FILE *out, status_t *st) {
     cli_flag fl[] = {{"--model", 1, 0},   {"--weights", 1, 0}, {"--tokens", 1, 0}, {"--mode", 1, 0},
-                     {"--out", 1, 0},     {"--threads", 1, 0}, {"--help", 0, 0}};
+                     {"--out", 1, 0},     {"--threads", 1, 0}, {"--help", 0, 0},   {"--dtype", 1, 0},
+                     {"--kv-dtype", 1, 0}};
     const int nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(argc, argv, 1, fl, nf, "logits", st);
     if (rc) return rc;
@@ -64,7 +67,11 @@ int cmd_logits(int argc, char **argv, FILE *out, status_t *st) {
         free(tokens);
         return rc;
     }
-    if (T > m.cfg.n_ctx) {
+    wdtype wdt, kvdt = WDT_F32;
+    if ((rc = kv_dtype_parse(cli_get(fl, nf, "--kv-dtype"), &kvdt, st)) ||
+        (rc = model_pack(&m, cli_get(fl, nf, "--dtype"), 0, &wdt, st))) {
+        /* refused below, after freeing */
+    } else if (T > m.cfg.n_ctx) {
         rc = status_fail(st, ST_BAD_INPUT, "logits: %d tokens per sequence exceed the model's n_ctx %d: use at most %d",
                          T, m.cfg.n_ctx, m.cfg.n_ctx);
     } else {
@@ -72,7 +79,7 @@ int cmd_logits(int argc, char **argv, FILE *out, status_t *st) {
         rc = mem_check(st, "the logits", bytes);
         float *logits = rc ? NULL : malloc(bytes);
         if (!rc && !logits) rc = status_fail(st, ST_RUNTIME, "out of memory for the logits");
-        if (!rc) rc = logits_run(&m, tokens, B, T, mode && strcmp(mode, "prefill") == 0, logits, st);
+        if (!rc) rc = logits_run(&m, tokens, B, T, mode && strcmp(mode, "prefill") == 0, logits, kvdt, st);
         if (!rc) {
             int64_t shape[3] = {B, T, m.cfg.vocab};
             rc = npy_write_f32(path, logits, 3, shape, st);

@@ -16,7 +16,8 @@
 
 static const char *USAGE =
     "usage: gpt2-bench prefill --model NAME | --weights PATH --batch B --prompt P\n"
-    "         [--reps R] [--threads T] [--machine FILE] [--results DIR] [--no-pack] [--json FILE|-]\n"
+    "         [--reps R] [--threads T] [--dtype f32|bf16|f16|int8] [--kv-dtype f32|f16|bf16]\n"
+    "         [--machine FILE] [--results DIR] [--no-pack] [--json FILE|-]\n"
     "  times one forward pass over B x P prompt tokens (logits of the last position only):\n"
     "  prompt tokens/s, time to first token, achieved GFLOP/s against the compute roof\n";
 
@@ -29,7 +30,8 @@ static double now_s(void) {
 int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
     cli_flag fl[] = {{"--model", 1, 0},   {"--weights", 1, 0}, {"--batch", 1, 0},   {"--prompt", 1, 0},
                      {"--reps", 1, 0},    {"--threads", 1, 0}, {"--machine", 1, 0}, {"--results", 1, 0},
-                     {"--no-pack", 0, 0}, {"--json", 1, 0},    {"--seed", 1, 0},    {"--help", 0, 0}};
+                     {"--no-pack", 0, 0}, {"--json", 1, 0},    {"--seed", 1, 0},    {"--help", 0, 0},
+                     {"--dtype", 1, 0},   {"--kv-dtype", 1, 0}};
     const int nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(argc, argv, 1, fl, nf, "prefill", st);
     if (rc) return rc;
@@ -50,7 +52,9 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
         gpt2_free(&m);
         return rc;
     }
-    if (!GET("--no-pack")) rc = gpt2_pack(&m, st);
+    wdtype wdt = WDT_F32, kvdt = WDT_F32;
+    if (!rc) rc = kv_dtype_parse(GET("--kv-dtype"), &kvdt, st);
+    if (!rc && !GET("--no-pack")) rc = model_pack(&m, GET("--dtype"), 1, &wdt, st);
     int T = threads_init((int)threads);
     char pin[256] = "";
     threads_pin(T, pin, sizeof pin);
@@ -58,7 +62,7 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
     if (!rc)
         rc = decode_machine_get(&mc, T, GET("--machine"), GET("--results") ? GET("--results") : "results", 0, stderr, st);
     gpt2_state s;
-    if (!rc) rc = gpt2_state_init(&s, &m.cfg, (int)B, (int)P, (int)P, st);
+    if (!rc) rc = gpt2_state_init_kv(&s, &m.cfg, (int)B, (int)P, (int)P, kvdt, st);
     if (rc) { gpt2_free(&m); return rc; }
     int *tokens = malloc((size_t)B * P * sizeof *tokens);
     float *logits = malloc((size_t)B * V * sizeof *logits); /* (B, V) */
@@ -88,7 +92,7 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
         stats_summary sm;
         stats_summarize(samples, (int)reps, &sm);
         step_cost cost;
-        roofline_prefill_cost(&m.cfg, (int)B, (int)P, 4.0, 0, 1, &cost);
+        roofline_prefill_cost(&m.cfg, (int)B, (int)P, (double)wdtype_bytes(wdt), 0, 1, &cost);
         roof_ceilings roof = {mc.read_gbs, mc.peak_gflops};
         roof_prediction pred;
         roofline_predict(&cost, (int)B, &roof, &pred);
@@ -99,6 +103,8 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
             cJSON_AddStringToObject(o, "kind", "prefill");
             cJSON_AddStringToObject(o, "model", m.cfg.name);
             cJSON_AddNumberToObject(o, "threads", T);
+            cJSON_AddStringToObject(o, "dtype", wdtype_name(wdt));
+            cJSON_AddStringToObject(o, "kv_dtype", wdtype_name(kvdt));
             cJSON_AddNumberToObject(o, "batch", (double)B);
             cJSON_AddNumberToObject(o, "prompt", (double)P);
             cJSON_AddItemToObject(o, "samples_s", cJSON_CreateDoubleArray(samples, (int)reps));
@@ -127,7 +133,8 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
             free(line);
             cJSON_Delete(o);
         } else {
-            fprintf(out, "prefill %s: B=%ld P=%ld, %d threads\n", m.cfg.name, B, P, T);
+            fprintf(out, "prefill %s: B=%ld P=%ld, %s weights, %s KV, %d threads\n", m.cfg.name, B, P, wdtype_name(wdt),
+                    wdtype_name(kvdt), T);
             fprintf(out, "  time to first token  %.3f s (median of %ld, cv %.3f)\n", sm.median, reps, sm.cv);
             fprintf(out, "  prompt tokens/s      %.1f  (predicted %.1f, %s-bound)\n", tok_s, pred_tok_s,
                     pred.compute_bound ? "compute" : "memory");

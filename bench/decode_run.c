@@ -20,7 +20,7 @@ static uint64_t next_rand(uint64_t *s) {
 uint64_t decode_bytes_needed(const gpt2_config *c, const decode_request *rq, int threads) {
     int cap = rq->context + rq->warmup + rq->steps;
     int max_tokens = rq->real_prefill && rq->context > 0 ? rq->context : 1;
-    return gpt2_state_bytes(c, rq->batch, max_tokens, cap, threads) +
+    return gpt2_state_bytes_kv(c, rq->batch, max_tokens, cap, threads, rq->kv_dtype) +
            (uint64_t)rq->batch * c->vocab * sizeof(float) * (rq->real_prefill ? 2 : 1);
 }
 
@@ -68,7 +68,7 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
     if (rq->real_prefill && S < 1)
         return status_fail(st, ST_BAD_INPUT, "decode: --prefill real needs a context of at least 1");
     gpt2_state s;
-    int rc = gpt2_state_init(&s, c, B, rq->real_prefill ? S : 1, S + rq->warmup + N, st);
+    int rc = gpt2_state_init_kv(&s, c, B, rq->real_prefill ? S : 1, S + rq->warmup + N, rq->kv_dtype, st);
     if (rc) return rc;
     float *logits = malloc((size_t)B * V * sizeof *logits); /* (B, V) */
     int *first = malloc((size_t)B * sizeof *first), *tok = malloc((size_t)B * sizeof *tok);

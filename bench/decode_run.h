@@ -15,6 +15,7 @@ typedef struct {
     int real_prefill;  /* 1: fill the cache by a real prefill of seeded prompts */
     uint64_t seed;
     FILE *progress;    /* NULL: quiet */
+    wdtype kv_dtype;   /* KV cache element type */
 } decode_request;
 
 typedef struct {

@@ -19,3 +19,18 @@ int model_open(gpt2_model *m, const char *name, const char *weights, uint64_t se
     if (rc) return rc;
     return gpt2_synthetic(m, &c, seed, st);
 }
+
+int model_pack(gpt2_model *m, const char *dtype_arg, int always, wdtype *dt, status_t *st) {
+    *dt = m->stored_dtype;
+    if (dtype_arg && wdtype_parse(dtype_arg, dt) != 0)
+        return status_fail(st, ST_BAD_INPUT, "--dtype %s: use f32, bf16, f16 or int8", dtype_arg);
+    if (*dt == WDT_F32 && !always) return ST_OK;
+    return gpt2_pack_dtype(m, *dt, st);
+}
+
+int kv_dtype_parse(const char *arg, wdtype *dt, status_t *st) {
+    *dt = WDT_F32;
+    if (arg && (wdtype_parse(arg, dt) != 0 || *dt == WDT_INT8))
+        return status_fail(st, ST_BAD_INPUT, "--kv-dtype %s: use f32, f16 or bf16", arg);
+    return ST_OK;
+}

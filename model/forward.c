@@ -25,10 +25,14 @@ static inline double now_ns(void) {
         if ((s)->prof) (s)->prof->ns[op] += now_ns() - t0_;  \
     } while (0)
 
-uint64_t gpt2_state_bytes(const gpt2_config *c, int batch, int max_tokens, int kv_cap, int threads) {
+uint64_t gpt2_state_bytes_kv(const gpt2_config *c, int batch, int max_tokens, int kv_cap, int threads, wdtype kv_dt) {
     uint64_t R = (uint64_t)batch * max_tokens, d = (uint64_t)c->n_embd;
     return R * d * 4 * (1 + 1 + 3 + 1 + 1 + 4) + (uint64_t)threads * kv_cap * 4 + R * 8 +
-           kv_bytes(c, batch, kv_cap);
+           kv_bytes(c, batch, kv_cap, kv_dt);
+}
+
+uint64_t gpt2_state_bytes(const gpt2_config *c, int batch, int max_tokens, int kv_cap, int threads) {
+    return gpt2_state_bytes_kv(c, batch, max_tokens, kv_cap, threads, WDT_F32);
 }
 
 void gpt2_state_free(gpt2_state *s) {
@@ -51,6 +55,11 @@ static float *alloc_f32(size_t n) {
 }
 
 int gpt2_state_init(gpt2_state *s, const gpt2_config *c, int batch, int max_tokens, int kv_cap, status_t *st) {
+    return gpt2_state_init_kv(s, c, batch, max_tokens, kv_cap, WDT_F32, st);
+}
+
+int gpt2_state_init_kv(gpt2_state *s, const gpt2_config *c, int batch, int max_tokens, int kv_cap, wdtype kv_dt,
+                       status_t *st) {
     memset(s, 0, sizeof *s);
     if (batch <= 0 || max_tokens <= 0)
         return status_fail(st, ST_BAD_INPUT, "batch %d and tokens %d must be positive", batch, max_tokens);
@@ -59,7 +68,8 @@ int gpt2_state_init(gpt2_state *s, const gpt2_config *c, int batch, int max_toke
                            "%d positions exceed the model's n_ctx %d: use fewer tokens or steps", kv_cap,
                            c->n_ctx);
     int threads = omp_get_max_threads();
-    int rc = mem_check(st, "activations and KV cache", gpt2_state_bytes(c, batch, max_tokens, kv_cap, threads));
+    int rc = mem_check(st, "activations and KV cache",
+                       gpt2_state_bytes_kv(c, batch, max_tokens, kv_cap, threads, kv_dt));
     if (rc) return rc;
     size_t R = (size_t)batch * max_tokens, d = (size_t)c->n_embd;
     s->batch = batch;
@@ -79,7 +89,7 @@ int gpt2_state_init(gpt2_state *s, const gpt2_config *c, int batch, int max_toke
         gpt2_state_free(s);
         return status_fail(st, ST_RUNTIME, "out of memory for activations");
     }
-    if ((rc = kv_init(&s->kv, c, batch, kv_cap, st))) {
+    if ((rc = kv_init(&s->kv, c, batch, kv_cap, kv_dt, st))) {
         gpt2_state_free(s);
         return rc;
     }
@@ -95,10 +105,10 @@ int argmax_f32(const float *x, int n) {
 
 /* y: (R, N) = x: (R, K) @ W + b, through the packed small-M kernel when the
  * model has one and R is small, else OpenBLAS on the stored layout. */
-static void dense(const gpt2_model *m, float *y, const float *x, const float *w, const packed_w *pw,
+static void dense(const gpt2_model *m, float *y, const float *x, const float *w, const packed_lw *pw,
                   const float *b, int R, int K, int N) {
-    if (m->packed && R <= m->packed_max_rows)
-        linear_packed_f32(y, x, pw, b, R);
+    if (m->packed && (R <= m->packed_max_rows || m->packed_dtype != WDT_F32))
+        linear_lw(y, x, pw, b, R);
     else
         linear_f32(y, x, w, b, R, K, N);
 }
@@ -111,8 +121,8 @@ static void kv_append(kv_cache *kv, int l, const float *qkv, int B, int T, int d
         for (int t = 0; t < T; t++) {
             const float *row = qkv + ((size_t)b * T + t) * 3 * d;
             for (int h = 0; h < H; h++) {
-                memcpy(kv_k(kv, l, b, h) + (size_t)(kv->len + t) * hd, row + d + h * hd, hd * sizeof(float));
-                memcpy(kv_v(kv, l, b, h) + (size_t)(kv->len + t) * hd, row + 2 * d + h * hd, hd * sizeof(float));
+                kv_store(kv, kv_k(kv, l, b, h), kv->len + t, row + d + h * hd);
+                kv_store(kv, kv_v(kv, l, b, h), kv->len + t, row + 2 * d + h * hd);
             }
         }
 }
@@ -129,8 +139,16 @@ static void attention_layer(gpt2_state *s, int l, int B, int T, int d) {
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             float *scratch = s->scratch + (size_t)omp_get_thread_num() * kv->cap;
-            attn_causal_head_f32(s->att + (size_t)b * T * d + h * hd, d, s->qkv + (size_t)b * T * 3 * d + h * hd,
-                                 3 * d, kv_k(kv, l, b, h), kv_v(kv, l, b, h), p0, T, hd, scale, scratch);
+            float *out = s->att + (size_t)b * T * d + h * hd;
+            const float *q = s->qkv + (size_t)b * T * 3 * d + h * hd;
+            if (kv->dt == WDT_F32) {
+                attn_causal_head_f32(out, d, q, 3 * d, kv_k(kv, l, b, h), kv_v(kv, l, b, h), p0, T, hd, scale,
+                                     scratch);
+            } else { /* half-precision cache: row t attends to positions 0..p0+t */
+                for (int t = 0; t < T; t++)
+                    attn_decode_head_h(out + (size_t)t * d, q + (size_t)t * 3 * d, kv_k(kv, l, b, h),
+                                       kv_v(kv, l, b, h), p0 + t + 1, hd, scale, scratch, kv->dt);
+            }
         }
 }
 
@@ -178,8 +196,8 @@ int gpt2_forward(const gpt2_model *m, gpt2_state *s, const int *tokens, int T, f
         src = s->tmp;
     }
     TIMED(s, OP_LAYERNORM, layernorm_f32(s->xn, src, m->lnf_w, m->lnf_b, rows, d, c->ln_eps));
-    if (m->packed && rows <= m->packed_max_rows)
-        TIMED(s, OP_LM_HEAD, linear_packed_f32(logits, s->xn, &m->lm_head_packed, NULL, rows));
+    if (m->packed && (rows <= m->packed_max_rows || m->packed_dtype != WDT_F32))
+        TIMED(s, OP_LM_HEAD, linear_lw(logits, s->xn, &m->lm_head_packed, NULL, rows));
     else
         TIMED(s, OP_LM_HEAD, linear_nt_f32(logits, s->xn, m->lm_head, rows, d, V));
     return ST_OK;

@@ -38,8 +38,12 @@ typedef struct {
 
 /* Bytes gpt2_state_init will allocate (activations + KV cache). */
 uint64_t gpt2_state_bytes(const gpt2_config *c, int batch, int max_tokens, int kv_cap, int threads);
+uint64_t gpt2_state_bytes_kv(const gpt2_config *c, int batch, int max_tokens, int kv_cap, int threads, wdtype kv_dt);
 
+/* A float32 KV cache; _kv: f32, f16 or bf16. */
 int gpt2_state_init(gpt2_state *s, const gpt2_config *c, int batch, int max_tokens, int kv_cap, status_t *st);
+int gpt2_state_init_kv(gpt2_state *s, const gpt2_config *c, int batch, int max_tokens, int kv_cap, wdtype kv_dt,
+                       status_t *st);
 void gpt2_state_free(gpt2_state *s);
 
 typedef enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL } gpt2_logits_mode;

@@ -28,13 +28,13 @@ static float *own_alloc(gpt2_model *m, uint64_t n_floats) {
 void gpt2_free(gpt2_model *m) {
     if (m->packed) {
         for (int l = 0; l < m->cfg.n_layer; l++) {
-            packed_free(&m->packed[l].qkv);
-            packed_free(&m->packed[l].attn_proj);
-            packed_free(&m->packed[l].fc);
-            packed_free(&m->packed[l].fc_proj);
+            packed_lw_free(&m->packed[l].qkv);
+            packed_lw_free(&m->packed[l].attn_proj);
+            packed_lw_free(&m->packed[l].fc);
+            packed_lw_free(&m->packed[l].fc_proj);
         }
         free(m->packed);
-        packed_free(&m->lm_head_packed);
+        packed_lw_free(&m->lm_head_packed);
     }
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
@@ -81,6 +81,34 @@ static const st_tensor *find_tensor(const st_file *f, const char *name) {
     return st_find(f, pref);
 }
 
+/* An int8 weight matrix (gpt2-weights convert --dtype int8): q: (d0, d1)
+ * int8 and "<name>.scale" float32, one scale per output channel: per
+ * column (d1) for a Conv1D [in, out] matrix, per row (d0) for wte and
+ * lm_head [V, d]. Dequantized once: w = q * scale. */
+static int bind_int8(gpt2_model *m, const st_tensor *t, int64_t d0, int64_t d1, const float **out, status_t *st) {
+    const st_file *f = &m->file;
+    const int per_row = strstr(t->name, "wte.") != NULL || strstr(t->name, "lm_head.") != NULL;
+    const int64_t n_scales = per_row ? d0 : d1;
+    char sname[300];
+    snprintf(sname, sizeof sname, "%s.scale", t->name);
+    const st_tensor *sc = st_find(f, sname);
+    if (!sc)
+        return status_fail(st, ST_BAD_INPUT, "%s: int8 tensor %s has no %s: convert the checkpoint again with "
+                           "gpt2-weights convert --dtype int8", f->path, t->name, sname);
+    if (sc->dtype != ST_DT_F32 || sc->ndim != 1 || sc->shape[0] != n_scales)
+        return status_fail(st, ST_BAD_INPUT, "%s: %s must be F32 of shape [%lld] (one scale per output channel of "
+                           "%s)", f->path, sname, (long long)n_scales, t->name);
+    float *scales = own_alloc(m, (uint64_t)n_scales), *buf = own_alloc(m, (uint64_t)d0 * d1);
+    if (!scales || !buf) return status_fail(st, ST_RUNTIME, "out of memory converting %s", t->name);
+    st_to_f32(f, sc, scales);
+    const int8_t *q = (const int8_t *)(const void *)(f->data + t->begin);
+    for (int64_t r = 0; r < d0; r++)
+        for (int64_t c = 0; c < d1; c++)
+            buf[r * d1 + c] = (float)q[r * d1 + c] * scales[per_row ? r : c];
+    *out = buf;
+    return ST_OK;
+}
+
 /* Binds one tensor: checks presence, dtype and shape, then returns an f32
  * view (in place) or a widened copy. */
 static int bind(gpt2_model *m, const char *name, int ndim, int64_t d0, int64_t d1, const float **out,
@@ -90,9 +118,10 @@ static int bind(gpt2_model *m, const char *name, int ndim, int64_t d0, int64_t d
     if (!t)
         return status_fail(st, ST_BAD_INPUT, "%s: tensor %s is missing: not a complete GPT-2 checkpoint", f->path,
                            name);
-    if (t->dtype != ST_DT_F32 && t->dtype != ST_DT_F16 && t->dtype != ST_DT_BF16)
-        return status_fail(st, ST_BAD_INPUT, "%s: tensor %s has dtype %s: F32, F16 or BF16 expected", f->path,
-                           t->name, t->dtype_str);
+    if (t->dtype != ST_DT_F32 && t->dtype != ST_DT_F16 && t->dtype != ST_DT_BF16 &&
+        !(t->dtype == ST_DT_I8 && ndim == 2))
+        return status_fail(st, ST_BAD_INPUT, "%s: tensor %s has dtype %s: F32, F16 or BF16 expected (I8 for a "
+                           "weight matrix with its .scale)", f->path, t->name, t->dtype_str);
     int64_t want[2] = {d0, d1};
     int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
@@ -112,7 +141,10 @@ static int bind(gpt2_model *m, const char *name, int ndim, int64_t d0, int64_t d
                            f->path, t->name, got, exp);
     }
     const uint8_t *src = f->data + t->begin;
-    if (t->dtype == ST_DT_F32 && ((uintptr_t)src % sizeof(float)) == 0) {
+    if (t->dtype == ST_DT_I8) {
+        int rc = bind_int8(m, t, d0, d1, out, st);
+        if (rc) return rc;
+    } else if (t->dtype == ST_DT_F32 && ((uintptr_t)src % sizeof(float)) == 0) {
         *out = (const float *)(const void *)src;
     } else {
         float *buf = own_alloc(m, st_numel(t));
@@ -176,6 +208,13 @@ int gpt2_load(gpt2_model *m, const char *path, status_t *st) {
                              "%s: has tensor %s but config.json says n_layer %d: the config and the weights "
                              "disagree",
                              spath, n, c->n_layer);
+    }
+    if (!rc) { /* the dtype the weight matrices are stored in */
+        char n0[64];
+        snprintf(n0, sizeof n0, "h.0.attn.c_attn.weight");
+        const st_tensor *t0 = find_tensor(&m->file, n0);
+        m->stored_dtype = !t0 ? WDT_F32 : t0->dtype == ST_DT_I8 ? WDT_INT8 : t0->dtype == ST_DT_BF16 ? WDT_BF16
+                        : t0->dtype == ST_DT_F16 ? WDT_F16 : WDT_F32;
     }
     if (!rc) {
         if (st_find(&m->file, "lm_head.weight")) {
@@ -258,26 +297,35 @@ int gpt2_synthetic(gpt2_model *m, const gpt2_config *cfg, uint64_t seed, status_
     return ST_OK;
 }
 
-int gpt2_pack(gpt2_model *m, status_t *st) {
-    if (m->packed) return ST_OK;
+int gpt2_pack(gpt2_model *m, status_t *st) { return gpt2_pack_dtype(m, WDT_F32, st); }
+
+int gpt2_pack_dtype(gpt2_model *m, wdtype dt, status_t *st) {
+    if (m->packed) {
+        if (m->packed_dtype == dt) return ST_OK;
+        return status_fail(st, ST_RUNTIME, "the model is already packed as %s", wdtype_name(m->packed_dtype));
+    }
     const gpt2_config *c = &m->cfg;
     const int d = c->n_embd, L = c->n_layer;
-    uint64_t need = (uint64_t)L * (packed_bytes(d, 3 * d) + packed_bytes(d, d) + packed_bytes(d, 4 * d) +
-                                   packed_bytes(4 * d, d)) +
-                    packed_bytes(d, c->vocab);
+    uint64_t need = (uint64_t)L * (packed_lw_bytes(d, 3 * d, dt) + packed_lw_bytes(d, d, dt) +
+                                   packed_lw_bytes(d, 4 * d, dt) + packed_lw_bytes(4 * d, d, dt)) +
+                    packed_lw_bytes(d, c->vocab, dt);
     int rc = mem_check(st, "the packed weights", need);
     if (rc) return rc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     m->packed = calloc((size_t)L, sizeof *m->packed);
-    int bad = !m->packed;
+    m->packed_dtype = dt;
+    int bad = m->packed ? 0 : -1; /* 0, -1 out of memory, -2 a non-finite weight for int8 */
     for (int l = 0; l < L && !bad; l++) {
         const gpt2_layer *w = &m->layers[l];
         gpt2_layer_packed *p = &m->packed[l];
-        bad = packed_from_kn(&p->qkv, w->qkv_w, d, 3 * d) || packed_from_kn(&p->attn_proj, w->attn_proj_w, d, d) ||
-              packed_from_kn(&p->fc, w->fc_w, d, 4 * d) || packed_from_kn(&p->fc_proj, w->fc_proj_w, 4 * d, d);
+        if (!bad) bad = packed_lw_from_kn(&p->qkv, w->qkv_w, d, 3 * d, dt);
+        if (!bad) bad = packed_lw_from_kn(&p->attn_proj, w->attn_proj_w, d, d, dt);
+        if (!bad) bad = packed_lw_from_kn(&p->fc, w->fc_w, d, 4 * d, dt);
+        if (!bad) bad = packed_lw_from_kn(&p->fc_proj, w->fc_proj_w, 4 * d, d, dt);
     }
-    if (!bad) bad = packed_from_nk(&m->lm_head_packed, m->lm_head, d, c->vocab);
+    if (!bad) bad = packed_lw_from_nk(&m->lm_head_packed, m->lm_head, d, c->vocab, dt);
+    if (bad == -2) return status_fail(st, ST_BAD_INPUT, "the weights hold NaN/Inf values, which int8 cannot represent");
     if (bad) return status_fail(st, ST_RUNTIME, "out of memory packing the weights");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     m->pack_s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;

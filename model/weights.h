@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "../kernels/gemm_packed.h"
+#include "../kernels/gemm_lowp.h"
 #include "config.h"
 #include "safetensors.h"
 #include "status.h"
@@ -21,9 +21,10 @@ typedef struct {
     const float *fc_proj_w, *fc_proj_b;  /* (4d, d), (d) */
 } gpt2_layer;
 
-/* The layer matrices laid out for the small-M kernel (gemm_packed.h). */
+/* The layer matrices laid out for the small-M kernel (gemm_packed.h), in
+ * the decode dtype (gemm_lowp.h). */
 typedef struct {
-    packed_w qkv, attn_proj, fc, fc_proj;
+    packed_lw qkv, attn_proj, fc, fc_proj;
 } gpt2_layer_packed;
 
 typedef struct {
@@ -45,7 +46,9 @@ typedef struct {
     uint64_t weight_bytes_f32; /* bytes of the float32 parameters used */
     /* packed copies for decode (gpt2_pack); NULL until packed */
     gpt2_layer_packed *packed;  /* (L) */
-    packed_w lm_head_packed;    /* lm_head^T as (d, V) panels */
+    packed_lw lm_head_packed;   /* lm_head^T as (d, V) panels */
+    wdtype packed_dtype;        /* weight dtype of the packed copies */
+    wdtype stored_dtype;        /* dtype of the checkpoint's weight matrices (f32 for synthetic) */
     double pack_s;              /* load-time cost of packing, seconds */
     int packed_max_rows;        /* rows up to which forward uses the packed kernel */
 } gpt2_model;
@@ -62,8 +65,13 @@ void gpt2_free(gpt2_model *m);
 
 /* Lays every layer matrix and the LM head out in panels for the small-M
  * kernel (a second copy of the weights; memory checked first), and sets
- * packed_max_rows (GPT2_PACKED_MAX_ROWS overrides). Records pack_s. */
+ * packed_max_rows (GPT2_PACKED_MAX_ROWS overrides). Records pack_s.
+ * gpt2_pack: float32; gpt2_pack_dtype: f32, bf16, f16 or int8 (rounded or
+ * quantized from the float32 weights; for a checkpoint stored in that
+ * dtype this gives back exactly the stored values). Low-precision panels
+ * are used at every row count. */
 int gpt2_pack(gpt2_model *m, status_t *st);
+int gpt2_pack_dtype(gpt2_model *m, wdtype dt, status_t *st);
 
 /* Rows (B x T) up to which the packed kernel is used, above which OpenBLAS
  * sgemm on the stored layout. Measured here (docs/method.md), the packed

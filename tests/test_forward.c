@@ -545,8 +545,8 @@ static void test_state_init_refusals(void **state) {
     assert_int_equal(gpt2_state_init(&s, &g_m.cfg, 1, 0, 4, &st), ST_BAD_INPUT);
     assert_int_equal(gpt2_state_init(&s, &g_m.cfg, -3, 1, 4, &st), ST_BAD_INPUT);
     assert_int_equal(gpt2_state_init(&s, &g_m.cfg, 1, 1, 0, &st), ST_BAD_INPUT);
-    assert_true(gpt2_state_bytes(&g_m.cfg, 2, 3, 8, 2) >= kv_bytes(&g_m.cfg, 2, 8));
-    assert_int_equal(kv_bytes(&g_m.cfg, 2, 8), 2ull * 2 * 2 * 8 * 64 * 4);
+    assert_true(gpt2_state_bytes(&g_m.cfg, 2, 3, 8, 2) >= kv_bytes(&g_m.cfg, 2, 8, WDT_F32));
+    assert_int_equal(kv_bytes(&g_m.cfg, 2, 8, WDT_F32), 2ull * 2 * 2 * 8 * 64 * 4);
 }
 
 static void test_argmax(void **state) {

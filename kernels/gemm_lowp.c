@@ -1,0 +1,563 @@
+/* gemm_lowp: packed small-M GEMM with bf16 / f16 / int8 weights (see
+ * gemm_lowp.h). Structure as gemm_packed.c: panels of 16 columns, register
+ * blocks of up to 6 rows x 16 columns in named accumulators, balanced row
+ * blocks, software prefetch ahead in the panel, OpenMP over panels. */
+#include "gemm_lowp.h"
+
+#include "bigalloc.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NR GEMM_NR
+#define MR 6
+/* prefetch distance in bytes ahead in the panel (gemm_packed: 48 rows of
+ * 64 bytes) */
+#ifndef LOWP_PREFETCH_BYTES
+#define LOWP_PREFETCH_BYTES 3072
+#endif
+
+/* ---- dtypes ------------------------------------------------------------- */
+
+const char *wdtype_name(wdtype dt) {
+    switch (dt) {
+    case WDT_F32: return "f32";
+    case WDT_BF16: return "bf16";
+    case WDT_F16: return "f16";
+    case WDT_INT8: return "int8";
+    }
+    return "?";
+}
+
+int wdtype_parse(const char *s, wdtype *out) {
+    static const struct { const char *n; wdtype d; } T[] = {
+        {"f32", WDT_F32},   {"fp32", WDT_F32}, {"float32", WDT_F32}, {"bf16", WDT_BF16}, {"bfloat16", WDT_BF16},
+        {"f16", WDT_F16},   {"fp16", WDT_F16}, {"float16", WDT_F16}, {"int8", WDT_INT8}, {"i8", WDT_INT8}};
+    if (!s) return -1;
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
+        if (strcmp(s, T[i].n) == 0) {
+            *out = T[i].d;
+            return 0;
+        }
+    return -1;
+}
+
+size_t wdtype_bytes(wdtype dt) {
+    switch (dt) {
+    case WDT_F32: return 4;
+    case WDT_BF16:
+    case WDT_F16: return 2;
+    case WDT_INT8: return 1;
+    }
+    return 0;
+}
+
+/* ---- scalar conversions -------------------------------------------------- */
+
+static inline uint32_t f2u(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float u2f(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t lw_f32_to_bf16(float f) {
+    uint32_t u = f2u(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+uint16_t lw_f32_to_f16(float f) {
+    const uint32_t u = f2u(f);
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    const uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu)); /* NaN, quieted */
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 (and inf): inf */
+    if (a < 0x38800000u) { /* below 2^-14: a half subnormal or zero */
+        const int s = 126 - (int)(a >> 23); /* value / 2^-24 = mant >> s */
+        if (s > 24) return sign;
+        const uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+        uint32_t r = mant >> s;
+        const uint32_t rem = mant & ((1u << s) - 1), half = 1u << (s - 1);
+        if (rem > half || (rem == half && (r & 1u))) r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t h = ((((a >> 23) - 112u) << 10) | ((a & 0x7fffffu) >> 13));
+    const uint32_t rest = a & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++; /* a carry into the exponent is right */
+    return (uint16_t)(sign | h);
+}
+
+float lw_bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
+
+float lw_f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) {
+        if (m == 0) return u2f(sign);
+        /* subnormal: m * 2^-24, exact in float */
+        float v = (float)m * (1.0f / 16777216.0f);
+        return sign ? -v : v;
+    }
+    if (e == 31) return u2f(sign | 0x7f800000u | (m << 13));
+    return u2f(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+static int g_f16c = -1;
+
+int lw_have_f16c(void) {
+    if (g_f16c < 0) {
+        __builtin_cpu_init();
+        g_f16c = __builtin_cpu_supports("f16c") ? 1 : 0;
+    }
+    return g_f16c;
+}
+
+#define AVX2_FN __attribute__((target("avx2,fma")))
+#define F16C_FN __attribute__((target("avx2,fma,f16c")))
+
+AVX2_FN static void cvt_bf16_avx2(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff), qbit = _mm256_set1_epi32(0x40);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(src + i);
+        const __m256i u = _mm256_castps_si256(v);
+        const __m256i hi = _mm256_srli_epi32(u, 16);
+        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(bias, _mm256_and_si256(hi, one))), 16);
+        const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, qbit), nan);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i),
+                         _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+    }
+    for (; i < n; i++) dst[i] = lw_f32_to_bf16(src[i]);
+}
+
+F16C_FN static void cvt_f16_avx2(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = lw_f32_to_f16(src[i]);
+}
+
+void cvt_f32_to_h(uint16_t *dst, const float *src, size_t n, wdtype dt) {
+    const int simd = gemm_path_current() == GEMM_PATH_AVX2;
+    if (dt == WDT_BF16) {
+        if (simd)
+            cvt_bf16_avx2(dst, src, n);
+        else
+            for (size_t i = 0; i < n; i++) dst[i] = lw_f32_to_bf16(src[i]);
+    } else {
+        if (simd && lw_have_f16c())
+            cvt_f16_avx2(dst, src, n);
+        else
+            for (size_t i = 0; i < n; i++) dst[i] = lw_f32_to_f16(src[i]);
+    }
+}
+
+void cvt_h_to_f32(float *dst, const uint16_t *src, size_t n, wdtype dt) {
+    if (dt == WDT_BF16)
+        for (size_t i = 0; i < n; i++) dst[i] = lw_bf16_to_f32(src[i]);
+    else
+        for (size_t i = 0; i < n; i++) dst[i] = lw_f16_to_f32(src[i]);
+}
+
+/* ---- int8 quantization --------------------------------------------------- */
+
+static inline int8_t quant1(float w, float scale) {
+    if (scale == 0.0f) return 0;
+    float r = nearbyintf(w / scale);
+    r = r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r;
+    return (int8_t)r;
+}
+
+static inline float scale_of(float maxabs) { return (float)((double)maxabs / 127.0); }
+
+/* w: element (k, n) at w[k * sk + n * sn]. */
+static int quantize_strided(const float *w, size_t sk, size_t sn, int K, int N, int8_t *q, size_t qk, size_t qn,
+                            float *scales) {
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if ((size_t)K * N > (1u << 18))
+    for (int n = 0; n < N; n++) {
+        float mx = 0.0f;
+        for (int k = 0; k < K; k++) {
+            const float a = fabsf(w[(size_t)k * sk + (size_t)n * sn]);
+            if (!isfinite(a)) bad = 1;
+            mx = a > mx ? a : mx;
+        }
+        const float s = scale_of(mx);
+        scales[n] = s;
+        for (int k = 0; k < K; k++) q[(size_t)k * qk + (size_t)n * qn] = quant1(w[(size_t)k * sk + (size_t)n * sn], s);
+    }
+    return bad ? -2 : 0;
+}
+
+int lw_quantize_i8_kn(const float *w, int K, int N, int8_t *q, float *scales) {
+    return quantize_strided(w, (size_t)N, 1, K, N, q, (size_t)N, 1, scales);
+}
+
+int lw_quantize_i8_nk(const float *w, int K, int N, int8_t *q, float *scales) {
+    return quantize_strided(w, 1, (size_t)K, K, N, q, 1, (size_t)K, scales);
+}
+
+/* ---- packing ------------------------------------------------------------- */
+
+size_t packed_lw_bytes(int K, int N, wdtype dt) {
+    size_t Np = ((size_t)N + NR - 1) / NR * NR;
+    return (size_t)K * Np * wdtype_bytes(dt);
+}
+
+static int lw_alloc(packed_lw *p, int K, int N, wdtype dt) {
+    memset(p, 0, sizeof *p);
+    p->K = K;
+    p->N = N;
+    p->Np = (N + NR - 1) / NR * NR;
+    p->dt = dt;
+    p->panels = big_alloc(packed_lw_bytes(K, N, dt) ? packed_lw_bytes(K, N, dt) : 64);
+    if (!p->panels) return -1;
+    if (dt == WDT_INT8) {
+        p->scales = big_alloc((size_t)p->Np * sizeof(float));
+        if (!p->scales) {
+            packed_lw_free(p);
+            return -1;
+        }
+        memset(p->scales, 0, (size_t)p->Np * sizeof(float));
+    }
+    return 0;
+}
+
+void packed_lw_free(packed_lw *p) {
+    free(p->panels);
+    free(p->scales);
+    memset(p, 0, sizeof *p);
+}
+
+/* Fills the panels from a float source: element (k, n) at w[k*sk + n*sn],
+ * rounded to p->dt (int8: with p->scales already set). */
+static void pack_float(packed_lw *p, const float *w, size_t sk, size_t sn) {
+    const int K = p->K, N = p->N, np = p->Np / NR;
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < np; j++) {
+        for (int k = 0; k < K; k++) {
+            const size_t o = ((size_t)j * K + k) * NR;
+            for (int c = 0; c < NR; c++) {
+                const int n = j * NR + c;
+                const float v = n < N ? w[(size_t)k * sk + (size_t)n * sn] : 0.0f;
+                switch (p->dt) {
+                case WDT_F32: ((float *)p->panels)[o + c] = v; break;
+                case WDT_BF16: ((uint16_t *)p->panels)[o + c] = lw_f32_to_bf16(v); break;
+                case WDT_F16: ((uint16_t *)p->panels)[o + c] = lw_f32_to_f16(v); break;
+                case WDT_INT8: ((int8_t *)p->panels)[o + c] = n < N ? quant1(v, p->scales[n]) : 0; break;
+                }
+            }
+        }
+    }
+}
+
+static int from_float(packed_lw *p, const float *w, int K, int N, wdtype dt, size_t sk, size_t sn) {
+    if (lw_alloc(p, K, N, dt)) return -1;
+    if (dt == WDT_INT8) {
+        int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if ((size_t)K * N > (1u << 18))
+        for (int n = 0; n < N; n++) {
+            float mx = 0.0f;
+            for (int k = 0; k < K; k++) {
+                const float a = fabsf(w[(size_t)k * sk + (size_t)n * sn]);
+                if (!isfinite(a)) bad = 1;
+                mx = a > mx ? a : mx;
+            }
+            p->scales[n] = scale_of(mx);
+        }
+        if (bad) {
+            packed_lw_free(p);
+            return -2;
+        }
+    }
+    pack_float(p, w, sk, sn);
+    return 0;
+}
+
+int packed_lw_from_kn(packed_lw *p, const float *w, int K, int N, wdtype dt) {
+    return from_float(p, w, K, N, dt, (size_t)N, 1);
+}
+
+int packed_lw_from_nk(packed_lw *p, const float *w, int K, int N, wdtype dt) {
+    return from_float(p, w, K, N, dt, 1, (size_t)K);
+}
+
+/* Copies elements of `esize` bytes: element (k, n) at src[k*sk + n*sn]. */
+static void pack_raw(packed_lw *p, const void *src, size_t esize, size_t sk, size_t sn) {
+    const int K = p->K, N = p->N, np = p->Np / NR;
+    const unsigned char *s = src;
+    unsigned char *d = p->panels;
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < np; j++)
+        for (int k = 0; k < K; k++) {
+            unsigned char *o = d + ((size_t)j * K + k) * NR * esize;
+            for (int c = 0; c < NR; c++) {
+                const int n = j * NR + c;
+                if (n < N)
+                    memcpy(o + c * esize, s + ((size_t)k * sk + (size_t)n * sn) * esize, esize);
+                else
+                    memset(o + c * esize, 0, esize);
+            }
+        }
+}
+
+static int from_i8(packed_lw *p, const int8_t *q, const float *scales, int K, int N, size_t sk, size_t sn) {
+    if (lw_alloc(p, K, N, WDT_INT8)) return -1;
+    memcpy(p->scales, scales, (size_t)N * sizeof(float));
+    pack_raw(p, q, 1, sk, sn);
+    return 0;
+}
+
+int packed_lw_from_kn_i8(packed_lw *p, const int8_t *q, const float *scales, int K, int N) {
+    return from_i8(p, q, scales, K, N, (size_t)N, 1);
+}
+
+int packed_lw_from_nk_i8(packed_lw *p, const int8_t *q, const float *scales, int K, int N) {
+    return from_i8(p, q, scales, K, N, 1, (size_t)K);
+}
+
+int packed_lw_from_kn_h(packed_lw *p, const uint16_t *w, int K, int N, wdtype dt) {
+    if (dt != WDT_BF16 && dt != WDT_F16) return -2;
+    if (lw_alloc(p, K, N, dt)) return -1;
+    pack_raw(p, w, 2, (size_t)N, 1);
+    return 0;
+}
+
+int packed_lw_from_nk_h(packed_lw *p, const uint16_t *w, int K, int N, wdtype dt) {
+    if (dt != WDT_BF16 && dt != WDT_F16) return -2;
+    if (lw_alloc(p, K, N, dt)) return -1;
+    pack_raw(p, w, 2, 1, (size_t)K);
+    return 0;
+}
+
+/* The float value of panel element i. */
+static inline float elem(const packed_lw *p, size_t i) {
+    switch (p->dt) {
+    case WDT_F32: return ((const float *)p->panels)[i];
+    case WDT_BF16: return lw_bf16_to_f32(((const uint16_t *)p->panels)[i]);
+    case WDT_F16: return lw_f16_to_f32(((const uint16_t *)p->panels)[i]);
+    case WDT_INT8: return (float)((const int8_t *)p->panels)[i];
+    }
+    return 0.0f;
+}
+
+void packed_lw_dequant_kn(const packed_lw *p, float *w) {
+    const int K = p->K, N = p->N;
+    for (int k = 0; k < K; k++)
+        for (int n = 0; n < N; n++) {
+            const size_t i = ((size_t)(n / NR) * K + k) * NR + (size_t)(n % NR);
+            const float v = elem(p, i);
+            w[(size_t)k * N + n] = p->dt == WDT_INT8 ? p->scales[n] * v : v;
+        }
+}
+
+/* ---- portable path ---------------------------------------------------------- */
+
+/* Stores an (mr, NR) block into y, clipped to nw columns: acc * s + b
+ * (s: int8 scales or NULL). */
+static inline void store_block(float *y, int ldy, const float *acc, int mr, int nw, const float *b, const float *s) {
+    for (int m = 0; m < mr; m++)
+        for (int c = 0; c < nw; c++) {
+            float v = acc[m * NR + c];
+            if (s) v *= s[c];
+            y[(size_t)m * ldy + c] = v + (b ? b[c] : 0.0f);
+        }
+}
+
+static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p, size_t pidx0, int M, int nw,
+                           const float *b, const float *s) {
+    const int K = p->K;
+    for (int m0 = 0; m0 < M; m0 += MR) {
+        const int mr = M - m0 < MR ? M - m0 : MR;
+        float acc[MR * NR] = {0};
+        for (int k = 0; k < K; k++) {
+            float wk[NR];
+            for (int c = 0; c < NR; c++) wk[c] = elem(p, pidx0 + (size_t)k * NR + c);
+            for (int m = 0; m < mr; m++) {
+                const float xv = x[(size_t)(m0 + m) * K + k];
+                for (int c = 0; c < NR; c++) acc[m * NR + c] += xv * wk[c];
+            }
+        }
+        store_block(y + (size_t)m0 * ldy, ldy, acc, mr, nw, b, s);
+    }
+}
+
+/* ---- AVX2 path ------------------------------------------------------------- */
+
+/* Widening one k row (16 elements at P) into two vectors of 8 floats. */
+#define LOADW_bf16(P, w0, w1)                                                                                   \
+    w0 = _mm256_castsi256_ps(                                                                               \
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_load_si128((const __m128i *)(const void *)(P))), 16));  \
+    w1 = _mm256_castsi256_ps(                                                                               \
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_load_si128((const __m128i *)(const void *)((P) + 8))), 16));
+#define LOADW_f16(P, w0, w1)                                                        \
+    w0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(P)));      \
+    w1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)((P) + 8)));
+#define LOADW_i8(P, w0, w1)                                                                                 \
+    w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(P))));     \
+    w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)((P) + 8))));
+
+#define ROW_FMA(MRB, i)                                                 \
+    if (MRB > i) {                                                      \
+        const __m256 xv = _mm256_broadcast_ss(x + i * (size_t)K + k);  \
+        a##i = _mm256_fmadd_ps(xv, w0, a##i);                           \
+        c##i = _mm256_fmadd_ps(xv, w1, c##i);                           \
+    }
+#define ROW_STORE(MRB, i)                                               \
+    if (MRB > i) {                                                      \
+        _mm256_storeu_ps(acc + i * NR, a##i);                           \
+        _mm256_storeu_ps(acc + i * NR + 8, c##i);                       \
+    }
+
+/* Register block of MRB rows against one panel of element type ET. Prefetch
+ * one 64-byte line per PFU k rows, LOWP_PREFETCH_BYTES ahead (pf: the
+ * address to prefetch for k = 0). */
+#define DEFINE_BLOCK(TAG, ET, FN, MRB)                                                                             \
+    FN static void block_##TAG##_##MRB(float *y, int ldy, const float *x, int K, const ET *panel, int nw,         \
+                                       const float *b, const float *s, const char *pf) {                          \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                            \
+        __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                             \
+        __m256 w0, w1;                                                                                           \
+        enum { PFU = 64 / (NR * (int)sizeof(ET)) };                                                             \
+        for (int k = 0; k < K; k++) {                                                                            \
+            if ((k & (PFU - 1)) == 0) _mm_prefetch(pf + (size_t)k * NR * sizeof(ET), _MM_HINT_T0);              \
+            LOADW_##TAG(panel + (size_t)k * NR, w0, w1)                                                         \
+            ROW_FMA(MRB, 0) ROW_FMA(MRB, 1) ROW_FMA(MRB, 2) ROW_FMA(MRB, 3) ROW_FMA(MRB, 4) ROW_FMA(MRB, 5)      \
+        }                                                                                                        \
+        float acc[6 * NR];                                                                                       \
+        ROW_STORE(MRB, 0) ROW_STORE(MRB, 1) ROW_STORE(MRB, 2) ROW_STORE(MRB, 3) ROW_STORE(MRB, 4) ROW_STORE(MRB, 5) \
+        store_block(y, ldy, acc, MRB, nw, b, s);                                                                 \
+    }
+
+/* M = 1: k unrolled by 4, four independent accumulator pairs, one prefetch
+ * per 64 bytes. */
+#define DEFINE_ROW(TAG, ET, FN)                                                                                   \
+    FN static void row_##TAG(float *y, const float *x, int K, const ET *panel, int nw, const float *b,          \
+                             const float *s, const char *pf) {                                                    \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;         \
+        __m256 w0, w1;                                                                                           \
+        enum { PFU = 64 / (NR * (int)sizeof(ET)) };                                                             \
+        int k = 0;                                                                                               \
+        for (; k + 3 < K; k += 4) {                                                                              \
+            const ET *p = panel + (size_t)k * NR;                                                                \
+            for (int u = 0; u < 4; u += PFU) _mm_prefetch(pf + ((size_t)k + u) * NR * sizeof(ET), _MM_HINT_T0);  \
+            LOADW_##TAG(p, w0, w1)                                                                              \
+            __m256 xv = _mm256_broadcast_ss(x + k);                                                              \
+            a0 = _mm256_fmadd_ps(xv, w0, a0);                                                                    \
+            c0 = _mm256_fmadd_ps(xv, w1, c0);                                                                    \
+            LOADW_##TAG(p + NR, w0, w1)                                                                         \
+            xv = _mm256_broadcast_ss(x + k + 1);                                                                 \
+            a1 = _mm256_fmadd_ps(xv, w0, a1);                                                                    \
+            c1 = _mm256_fmadd_ps(xv, w1, c1);                                                                    \
+            LOADW_##TAG(p + 2 * NR, w0, w1)                                                                     \
+            xv = _mm256_broadcast_ss(x + k + 2);                                                                 \
+            a2 = _mm256_fmadd_ps(xv, w0, a2);                                                                    \
+            c2 = _mm256_fmadd_ps(xv, w1, c2);                                                                    \
+            LOADW_##TAG(p + 3 * NR, w0, w1)                                                                     \
+            xv = _mm256_broadcast_ss(x + k + 3);                                                                 \
+            a3 = _mm256_fmadd_ps(xv, w0, a3);                                                                    \
+            c3 = _mm256_fmadd_ps(xv, w1, c3);                                                                    \
+        }                                                                                                        \
+        for (; k < K; k++) {                                                                                     \
+            LOADW_##TAG(panel + (size_t)k * NR, w0, w1)                                                         \
+            const __m256 xv = _mm256_broadcast_ss(x + k);                                                        \
+            a0 = _mm256_fmadd_ps(xv, w0, a0);                                                                    \
+            c0 = _mm256_fmadd_ps(xv, w1, c0);                                                                    \
+        }                                                                                                        \
+        float acc[NR];                                                                                           \
+        _mm256_storeu_ps(acc, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                      \
+        _mm256_storeu_ps(acc + 8, _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)));                  \
+        store_block(y, 0, acc, 1, nw, b, s);                                                                     \
+    }
+
+#define DEFINE_ALL(TAG, ET, FN)      \
+    DEFINE_BLOCK(TAG, ET, FN, 1)     \
+    DEFINE_BLOCK(TAG, ET, FN, 2)     \
+    DEFINE_BLOCK(TAG, ET, FN, 3)     \
+    DEFINE_BLOCK(TAG, ET, FN, 4)     \
+    DEFINE_BLOCK(TAG, ET, FN, 5)     \
+    DEFINE_BLOCK(TAG, ET, FN, 6)     \
+    DEFINE_ROW(TAG, ET, FN)
+
+DEFINE_ALL(bf16, uint16_t, AVX2_FN)
+DEFINE_ALL(f16, uint16_t, F16C_FN)
+DEFINE_ALL(i8, int8_t, AVX2_FN)
+
+/* One panel against all M rows in balanced register blocks; the first block
+ * prefetches ahead in this panel, the second (reading the panel again from
+ * L2) the next panel. next: the following panel or NULL. */
+#define DEFINE_PANEL(TAG, ET)                                                                                      \
+    static void panel_##TAG(float *y, int ldy, const float *x, int K, const ET *panel, int M, int nw,            \
+                            const float *b, const float *s, const ET *next) {                                     \
+        const char *ahead = (const char *)panel + LOWP_PREFETCH_BYTES;                                           \
+        if (M == 1) {                                                                                            \
+            row_##TAG(y, x, K, panel, nw, b, s, ahead);                                                          \
+            return;                                                                                              \
+        }                                                                                                        \
+        const int nblk = (M + MR - 1) / MR;                                                                      \
+        for (int blk = 0, m0 = 0; blk < nblk; blk++) {                                                           \
+            const int rows = (M - m0) / (nblk - blk) + ((M - m0) % (nblk - blk) != 0);                           \
+            const char *pf = blk == 1 && next ? (const char *)next : ahead;                                      \
+            float *yb = y + (size_t)m0 * ldy;                                                                    \
+            const float *xb = x + (size_t)m0 * K;                                                                \
+            switch (rows) {                                                                                      \
+            case 1: block_##TAG##_1(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
+            case 2: block_##TAG##_2(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
+            case 3: block_##TAG##_3(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
+            case 4: block_##TAG##_4(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
+            case 5: block_##TAG##_5(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
+            default: block_##TAG##_6(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                \
+            }                                                                                                    \
+            m0 += rows;                                                                                          \
+        }                                                                                                        \
+    }
+
+DEFINE_PANEL(bf16, uint16_t)
+DEFINE_PANEL(f16, uint16_t)
+DEFINE_PANEL(i8, int8_t)
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+void linear_lw(float *y, const float *x, const packed_lw *w, const float *b, int M) {
+    if (w->dt == WDT_F32) {
+        const packed_w pw = {w->K, w->N, w->Np, (float *)w->panels};
+        linear_packed_f32(y, x, &pw, b, M);
+        return;
+    }
+    const int K = w->K, N = w->N, np = w->Np / NR;
+    const size_t es = wdtype_bytes(w->dt), pbytes = (size_t)K * NR * es;
+    int simd = gemm_path_current() == GEMM_PATH_AVX2;
+    if (w->dt == WDT_F16 && !lw_have_f16c()) simd = 0;
+    const wdtype dt = w->dt;
+    const unsigned char *base = w->panels;
+#pragma omp parallel for schedule(static) if (np > 1 && (size_t)K * w->Np > 16384)
+    for (int j = 0; j < np; j++) {
+        const int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
+        const unsigned char *panel = base + (size_t)j * pbytes;
+        const unsigned char *next = j + 1 < np ? panel + pbytes : NULL;
+        const float *bj = b ? b + n0 : NULL, *sj = dt == WDT_INT8 ? w->scales + n0 : NULL;
+        float *yj = y + n0;
+        if (!simd) {
+            panel_portable(yj, N, x, w, (size_t)j * K * NR, M, nw, bj, sj);
+        } else if (dt == WDT_BF16) {
+            panel_bf16(yj, N, x, K, (const uint16_t *)(const void *)panel, M, nw, bj, NULL,
+                       (const uint16_t *)(const void *)next);
+        } else if (dt == WDT_F16) {
+            panel_f16(yj, N, x, K, (const uint16_t *)(const void *)panel, M, nw, bj, NULL,
+                      (const uint16_t *)(const void *)next);
+        } else {
+            panel_i8(yj, N, x, K, (const int8_t *)panel, M, nw, bj, sj, (const int8_t *)next);
+        }
+    }
+}
