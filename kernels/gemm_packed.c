@@ -108,9 +108,12 @@ static inline int block_rows(int M, int nblk, int blk, int *m0) {
     return base + (blk < extra);
 }
 
-/* xp: for each block, (K, rows) floats at xp + m0 * K. */
+/* xp: for each block, (K, rows) floats at xp + m0 * K. Called by every
+ * thread of a parallel region: the blocks are shared out (orphaned omp for,
+ * with its closing barrier). */
 static void pack_rows(float *xp, const float *x, int M, int K) {
     const int nblk = block_count(M);
+#pragma omp for schedule(static)
     for (int blk = 0; blk < nblk; blk++) {
         int m0, rows = block_rows(M, nblk, blk, &m0);
         float *dst = xp + (size_t)m0 * K;
@@ -275,9 +278,7 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
             float *yc = y + (size_t)m0 * N;
             if (use_packed) {
 #pragma omp barrier
-#pragma omp single
-                pack_rows(xp, xc, rows, K);
-                /* (single ends with a barrier: xp is ready for every thread) */
+                pack_rows(xp, xc, rows, K); /* ends with a barrier: xp is ready for every thread */
             }
             for (int j = j0; j < j1; j++) {
                 const int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
