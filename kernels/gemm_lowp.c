@@ -395,12 +395,26 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
 
 /* ---- AVX2 path ------------------------------------------------------------- */
 
-/* Widening one k row (16 elements at P) into two vectors of 8 floats. */
-#define LOADW_bf16(P, w0, w1)                                                                                   \
-    w0 = _mm256_castsi256_ps(                                                                               \
-        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_load_si128((const __m128i *)(const void *)(P))), 16));  \
-    w1 = _mm256_castsi256_ps(                                                                               \
-        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_load_si128((const __m128i *)(const void *)((P) + 8))), 16));
+/* Widening one k row (16 elements at P) into two vectors of 8 floats.
+ * bf16: one 32-byte load; shifting each 32-bit lane left by 16 gives the
+ * even columns (0, 2, .., 14) as floats, masking off the low half the odd
+ * ones (1, 3, .., 15): no shuffles in the loop. The accumulators then hold
+ * even / odd columns, put back in order once at the end (FIX_bf16). f16,
+ * int8: columns 0..7 and 8..15. */
+#define LOADW_bf16(P, w0, w1)                                                                 \
+    {                                                                                         \
+        const __m256i r_ = _mm256_load_si256((const __m256i *)(const void *)(P));             \
+        w0 = _mm256_castsi256_ps(_mm256_slli_epi32(r_, 16));                                  \
+        w1 = _mm256_castsi256_ps(_mm256_and_si256(r_, _mm256_set1_epi32((int)0xffff0000u)));   \
+    }
+#define FIX_bf16(a, c)                                                                        \
+    {                                                                                         \
+        const __m256 lo_ = _mm256_unpacklo_ps(a, c), hi_ = _mm256_unpackhi_ps(a, c);          \
+        a = _mm256_permute2f128_ps(lo_, hi_, 0x20);                                           \
+        c = _mm256_permute2f128_ps(lo_, hi_, 0x31);                                           \
+    }
+#define FIX_f16(a, c)
+#define FIX_i8(a, c)
 #define LOADW_f16(P, w0, w1)                                                        \
     w0 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)(P)));      \
     w1 = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(const void *)((P) + 8)));
@@ -414,8 +428,9 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         a##i = _mm256_fmadd_ps(xv, w0, a##i);                           \
         c##i = _mm256_fmadd_ps(xv, w1, c##i);                           \
     }
-#define ROW_STORE(MRB, i)                                               \
+#define ROW_STORE(TAG, MRB, i)                                          \
     if (MRB > i) {                                                      \
+        FIX_##TAG(a##i, c##i)                                           \
         _mm256_storeu_ps(acc + i * NR, a##i);                           \
         _mm256_storeu_ps(acc + i * NR + 8, c##i);                       \
     }
@@ -436,7 +451,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
             ROW_FMA(MRB, 0) ROW_FMA(MRB, 1) ROW_FMA(MRB, 2) ROW_FMA(MRB, 3) ROW_FMA(MRB, 4) ROW_FMA(MRB, 5)      \
         }                                                                                                        \
         float acc[6 * NR];                                                                                       \
-        ROW_STORE(MRB, 0) ROW_STORE(MRB, 1) ROW_STORE(MRB, 2) ROW_STORE(MRB, 3) ROW_STORE(MRB, 4) ROW_STORE(MRB, 5) \
+        ROW_STORE(TAG, MRB, 0) ROW_STORE(TAG, MRB, 1) ROW_STORE(TAG, MRB, 2) ROW_STORE(TAG, MRB, 3) ROW_STORE(TAG, MRB, 4) ROW_STORE(TAG, MRB, 5) \
         store_block(y, ldy, acc, MRB, nw, b, s);                                                                 \
     }
 
@@ -476,8 +491,11 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
             c0 = _mm256_fmadd_ps(xv, w1, c0);                                                                    \
         }                                                                                                        \
         float acc[NR];                                                                                           \
-        _mm256_storeu_ps(acc, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                      \
-        _mm256_storeu_ps(acc + 8, _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)));                  \
+        a0 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));                                        \
+        c0 = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));                                        \
+        FIX_##TAG(a0, c0)                                                                                        \
+        _mm256_storeu_ps(acc, a0);                                                                               \
+        _mm256_storeu_ps(acc + 8, c0);                                                                           \
         store_block(y, 0, acc, 1, nw, b, s);                                                                     \
     }
 

@@ -1,12 +1,16 @@
-/* gpt2-weights: make, inspect and convert GPT-2 checkpoints. */
+/* gpt2-weights: make, inspect, convert and fetch GPT-2 checkpoints
+ * (weights_tool.h; the commands run in-process in the tests). */
 #include <stdio.h>
-#include <string.h>
+
+#include "weights_tool.h"
 
 int main(int argc, char **argv) {
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        puts("usage: gpt2-weights init|inspect|convert ...");
-        return 0;
+    status_t st = {0};
+    int rc = weights_main(argc, argv, stdout, &st);
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "gpt2-weights: writing the output failed\n");
+        return 1;
     }
-    fprintf(stderr, "gpt2-weights: no subcommands are built yet (issue 6): use gpt2-bench info to read a checkpoint\n");
-    return 2;
+    if (rc) fprintf(stderr, "gpt2-weights: %s\n", st.msg);
+    return rc;
 }
