@@ -39,6 +39,7 @@ void gpt2_free(gpt2_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
+    free(m->raw_i8);
     if (m->has_file) st_close(&m->file);
     memset(m, 0, sizeof *m);
 }
@@ -85,7 +86,8 @@ static const st_tensor *find_tensor(const st_file *f, const char *name) {
  * int8 and "<name>.scale" float32, one scale per output channel: per
  * column (d1) for a Conv1D [in, out] matrix, per row (d0) for wte and
  * lm_head [V, d]. Dequantized once: w = q * scale. */
-static int bind_int8(gpt2_model *m, const st_tensor *t, int64_t d0, int64_t d1, const float **out, status_t *st) {
+static int bind_int8(gpt2_model *m, const st_tensor *t, int64_t d0, int64_t d1, const float **out, gpt2_raw_i8 *raw,
+                     status_t *st) {
     const st_file *f = &m->file;
     const int per_row = strstr(t->name, "wte.") != NULL || strstr(t->name, "lm_head.") != NULL;
     const int64_t n_scales = per_row ? d0 : d1;
@@ -102,6 +104,8 @@ static int bind_int8(gpt2_model *m, const st_tensor *t, int64_t d0, int64_t d1, 
     if (!scales || !buf) return status_fail(st, ST_RUNTIME, "out of memory converting %s", t->name);
     st_to_f32(f, sc, scales);
     const int8_t *q = (const int8_t *)(const void *)(f->data + t->begin);
+    raw->q = q; /* kept so the int8 kernel packs exactly what is stored */
+    raw->scale = scales;
     for (int64_t r = 0; r < d0; r++)
         for (int64_t c = 0; c < d1; c++)
             buf[r * d1 + c] = (float)q[r * d1 + c] * scales[per_row ? r : c];
@@ -111,15 +115,17 @@ static int bind_int8(gpt2_model *m, const st_tensor *t, int64_t d0, int64_t d1, 
 
 /* Binds one tensor: checks presence, dtype and shape, then returns an f32
  * view (in place) or a widened copy. */
+/* raw: where an int8 weight matrix is remembered; NULL for tensors that
+ * must not be int8 (vectors, wpe). */
 static int bind(gpt2_model *m, const char *name, int ndim, int64_t d0, int64_t d1, const float **out,
-                status_t *st) {
+                gpt2_raw_i8 *raw, status_t *st) {
     const st_file *f = &m->file;
     const st_tensor *t = find_tensor(f, name);
     if (!t)
         return status_fail(st, ST_BAD_INPUT, "%s: tensor %s is missing: not a complete GPT-2 checkpoint", f->path,
                            name);
     if (t->dtype != ST_DT_F32 && t->dtype != ST_DT_F16 && t->dtype != ST_DT_BF16 &&
-        !(t->dtype == ST_DT_I8 && ndim == 2))
+        !(t->dtype == ST_DT_I8 && raw))
         return status_fail(st, ST_BAD_INPUT, "%s: tensor %s has dtype %s: F32, F16 or BF16 expected (I8 for a "
                            "weight matrix with its .scale)", f->path, t->name, t->dtype_str);
     int64_t want[2] = {d0, d1};
@@ -142,7 +148,7 @@ static int bind(gpt2_model *m, const char *name, int ndim, int64_t d0, int64_t d
     }
     const uint8_t *src = f->data + t->begin;
     if (t->dtype == ST_DT_I8) {
-        int rc = bind_int8(m, t, d0, d1, out, st);
+        int rc = bind_int8(m, t, d0, d1, out, raw, st);
         if (rc) return rc;
     } else if (t->dtype == ST_DT_F32 && ((uintptr_t)src % sizeof(float)) == 0) {
         *out = (const float *)(const void *)src;
@@ -173,30 +179,33 @@ int gpt2_load(gpt2_model *m, const char *path, status_t *st) {
     const int64_t d = c->n_embd;
     m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
     if (!m->layers) { gpt2_free(m); return status_fail(st, ST_RUNTIME, "out of memory"); }
-    rc = bind(m, "wte.weight", 2, c->vocab, d, &m->wte, st);
-    if (!rc) rc = bind(m, "wpe.weight", 2, c->n_ctx, d, &m->wpe, st);
-    if (!rc) rc = bind(m, "ln_f.weight", 1, d, 0, &m->lnf_w, st);
-    if (!rc) rc = bind(m, "ln_f.bias", 1, d, 0, &m->lnf_b, st);
+    m->raw_i8 = calloc((size_t)c->n_layer, sizeof *m->raw_i8);
+    if (!m->raw_i8) { gpt2_free(m); return status_fail(st, ST_RUNTIME, "out of memory"); }
+    gpt2_raw_i8 wte_i8 = {0};
+    rc = bind(m, "wte.weight", 2, c->vocab, d, &m->wte, &wte_i8, st);
+    if (!rc) rc = bind(m, "wpe.weight", 2, c->n_ctx, d, &m->wpe, NULL, st);
+    if (!rc) rc = bind(m, "ln_f.weight", 1, d, 0, &m->lnf_w, NULL, st);
+    if (!rc) rc = bind(m, "ln_f.bias", 1, d, 0, &m->lnf_b, NULL, st);
     for (int l = 0; l < c->n_layer && !rc; l++) {
         gpt2_layer *ly = &m->layers[l];
         char n[128];
-#define BIND(field, suffix, nd, a, b)                                   \
+#define BIND(field, suffix, nd, a, b, raw)                              \
     if (!rc) {                                                          \
         snprintf(n, sizeof n, "h.%d.%s", l, suffix);                    \
-        rc = bind(m, n, nd, a, b, &ly->field, st);                      \
+        rc = bind(m, n, nd, a, b, &ly->field, raw, st);                 \
     }
-        BIND(ln1_w, "ln_1.weight", 1, d, 0);
-        BIND(ln1_b, "ln_1.bias", 1, d, 0);
-        BIND(qkv_w, "attn.c_attn.weight", 2, d, 3 * d);
-        BIND(qkv_b, "attn.c_attn.bias", 1, 3 * d, 0);
-        BIND(attn_proj_w, "attn.c_proj.weight", 2, d, d);
-        BIND(attn_proj_b, "attn.c_proj.bias", 1, d, 0);
-        BIND(ln2_w, "ln_2.weight", 1, d, 0);
-        BIND(ln2_b, "ln_2.bias", 1, d, 0);
-        BIND(fc_w, "mlp.c_fc.weight", 2, d, 4 * d);
-        BIND(fc_b, "mlp.c_fc.bias", 1, 4 * d, 0);
-        BIND(fc_proj_w, "mlp.c_proj.weight", 2, 4 * d, d);
-        BIND(fc_proj_b, "mlp.c_proj.bias", 1, d, 0);
+        BIND(ln1_w, "ln_1.weight", 1, d, 0, NULL);
+        BIND(ln1_b, "ln_1.bias", 1, d, 0, NULL);
+        BIND(qkv_w, "attn.c_attn.weight", 2, d, 3 * d, &m->raw_i8[l][0]);
+        BIND(qkv_b, "attn.c_attn.bias", 1, 3 * d, 0, NULL);
+        BIND(attn_proj_w, "attn.c_proj.weight", 2, d, d, &m->raw_i8[l][1]);
+        BIND(attn_proj_b, "attn.c_proj.bias", 1, d, 0, NULL);
+        BIND(ln2_w, "ln_2.weight", 1, d, 0, NULL);
+        BIND(ln2_b, "ln_2.bias", 1, d, 0, NULL);
+        BIND(fc_w, "mlp.c_fc.weight", 2, d, 4 * d, &m->raw_i8[l][2]);
+        BIND(fc_b, "mlp.c_fc.bias", 1, 4 * d, 0, NULL);
+        BIND(fc_proj_w, "mlp.c_proj.weight", 2, 4 * d, d, &m->raw_i8[l][3]);
+        BIND(fc_proj_b, "mlp.c_proj.bias", 1, d, 0, NULL);
 #undef BIND
     }
     if (!rc) {
@@ -218,10 +227,11 @@ int gpt2_load(gpt2_model *m, const char *path, status_t *st) {
     }
     if (!rc) {
         if (st_find(&m->file, "lm_head.weight")) {
-            rc = bind(m, "lm_head.weight", 2, c->vocab, d, &m->lm_head, st);
+            rc = bind(m, "lm_head.weight", 2, c->vocab, d, &m->lm_head, &m->lm_head_i8, st);
             m->lm_head_tied = 0;
         } else {
             m->lm_head = m->wte;
+            m->lm_head_i8 = wte_i8;
             m->lm_head_tied = 1;
         }
     }
@@ -319,12 +329,20 @@ int gpt2_pack_dtype(gpt2_model *m, wdtype dt, status_t *st) {
     for (int l = 0; l < L && !bad; l++) {
         const gpt2_layer *w = &m->layers[l];
         gpt2_layer_packed *p = &m->packed[l];
-        if (!bad) bad = packed_lw_from_kn(&p->qkv, w->qkv_w, d, 3 * d, dt);
-        if (!bad) bad = packed_lw_from_kn(&p->attn_proj, w->attn_proj_w, d, d, dt);
-        if (!bad) bad = packed_lw_from_kn(&p->fc, w->fc_w, d, 4 * d, dt);
-        if (!bad) bad = packed_lw_from_kn(&p->fc_proj, w->fc_proj_w, 4 * d, d, dt);
+        packed_lw *dst[4] = {&p->qkv, &p->attn_proj, &p->fc, &p->fc_proj};
+        const float *src[4] = {w->qkv_w, w->attn_proj_w, w->fc_w, w->fc_proj_w};
+        const int K[4] = {d, d, d, 4 * d}, N[4] = {3 * d, d, 4 * d, d};
+        for (int i = 0; i < 4 && !bad; i++) {
+            const gpt2_raw_i8 *raw = m->raw_i8 ? &m->raw_i8[l][i] : NULL;
+            /* an int8 checkpoint is packed as stored, not quantized again */
+            bad = dt == WDT_INT8 && raw && raw->q ? packed_lw_from_kn_i8(dst[i], raw->q, raw->scale, K[i], N[i])
+                                                  : packed_lw_from_kn(dst[i], src[i], K[i], N[i], dt);
+        }
     }
-    if (!bad) bad = packed_lw_from_nk(&m->lm_head_packed, m->lm_head, d, c->vocab, dt);
+    if (!bad)
+        bad = dt == WDT_INT8 && m->lm_head_i8.q
+                  ? packed_lw_from_nk_i8(&m->lm_head_packed, m->lm_head_i8.q, m->lm_head_i8.scale, d, c->vocab)
+                  : packed_lw_from_nk(&m->lm_head_packed, m->lm_head, d, c->vocab, dt);
     if (bad == -2) return status_fail(st, ST_BAD_INPUT, "the weights hold NaN/Inf values, which int8 cannot represent");
     if (bad) return status_fail(st, ST_RUNTIME, "out of memory packing the weights");
     clock_gettime(CLOCK_MONOTONIC, &t1);

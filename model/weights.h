@@ -27,6 +27,13 @@ typedef struct {
     packed_lw qkv, attn_proj, fc, fc_proj;
 } gpt2_layer_packed;
 
+/* A weight matrix stored as int8 in the checkpoint: q and its per-channel
+ * scales, as mapped (NULL when stored otherwise). */
+typedef struct {
+    const int8_t *q;
+    const float *scale;
+} gpt2_raw_i8;
+
 typedef struct {
     gpt2_config cfg;
     const float *wte;      /* (V, d) token embedding */
@@ -35,6 +42,8 @@ typedef struct {
     const float *lm_head;  /* (V, d); == wte when tied */
     int lm_head_tied;
     gpt2_layer *layers;    /* (L) */
+    gpt2_raw_i8 (*raw_i8)[4]; /* (L) x {qkv, attn_proj, fc, fc_proj}: int8 as stored, or NULL */
+    gpt2_raw_i8 lm_head_i8;
     /* ownership */
     st_file file;          /* mapped checkpoint, if any */
     int has_file;
