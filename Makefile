@@ -2,6 +2,8 @@
 #   make            build/gpt2-bench and build/gpt2-weights
 #   make test       build and run every test
 #   make check      the same tests built with ASan + UBSan (under build/asan)
+#   make fuzz       the libFuzzer targets (clang); make fuzz-run FUZZ_SECONDS=N runs each
+#   make memcheck   the end-to-end cmocka programs under valgrind (docs/robustness.md)
 #   make bench      build, measure the machine, run the default sweep, plot
 #   make V=1        show full command lines
 BUILD ?= build
@@ -33,10 +35,18 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_SCRIPTS := $(wildcard tests/e2e_*.sh)
 
-FUZZ_TARGETS := safetensors config cli
+FUZZ_TARGETS := safetensors config cli results
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test check bench clean deps fuzz fuzz-run
+# make memcheck: the end-to-end cmocka programs under valgrind (plain build);
+# any invalid access, definite, indirect or possible leak fails it, except
+# the libraries' thread pools named in tests/valgrind.supp.
+MEMCHECK_TESTS := test_commands test_decode test_robustness
+VALGRIND := valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
+    --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+    --suppressions=tests/valgrind.supp --num-callers=30
+
+.PHONY: all test check bench clean deps fuzz fuzz-run memcheck
 all: $(BUILD)/gpt2-bench $(BUILD)/gpt2-weights
 
 # The system packages, found through pkg-config or installed first.
@@ -100,8 +110,16 @@ fuzz-run: fuzz
 	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	    if build/fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	        -print_final_stats=1 build/fuzz/corpus/$$t tests/fuzz/seeds/$$t > $$log 2>&1; then \
-	        grep -E "^stat::(number_of_executed_runs|new_units_added)" $$log; \
+	        grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" $$log; \
 	    else tail -40 $$log; echo "fuzz_$$t failed: see $$log"; exit 1; fi; \
+	done
+
+memcheck: all $(MEMCHECK_TESTS:%=$(BUILD)/tests/%)
+	$(Q)for t in $(MEMCHECK_TESTS); do \
+	    log=$(BUILD)/memcheck-$$t.log; echo "== valgrind $$t"; \
+	    if GPT2_VALGRIND=1 $(VALGRIND) --log-file=$$log $(BUILD)/tests/$$t > $$log.out 2>&1; then \
+	        grep -E "ERROR SUMMARY|definitely lost|possibly lost" $$log | sed 's/^==[0-9]*== /  /'; \
+	    else tail -60 $$log.out; tail -80 $$log; echo "valgrind $$t failed: see $$log"; exit 1; fi; \
 	done
 
 bench: all

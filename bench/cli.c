@@ -14,7 +14,7 @@ int cli_edit_distance(const char *a, const char *b) {
     for (size_t i = 1; i <= la; i++) {
         cur[0] = (int)i;
         for (size_t j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
             int del = prev[j] + 1, ins = cur[j - 1] + 1;
             cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
         }
@@ -208,5 +208,13 @@ int cli_tokens(const char *s, int **tokens, int *B, int *T, status_t *st) {
     }
     *B = b;
     *T = T0;
+    return ST_OK;
+}
+
+int cli_tokens_in_vocab(const int *tokens, long n, int vocab, const char *cmd, const char *model, status_t *st) {
+    for (long i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= vocab)
+            return status_fail(st, ST_BAD_INPUT, "%s: --tokens: id %d is outside %s's vocabulary 0..%d: use ids below %d",
+                               cmd, tokens[i], model, vocab - 1, vocab);
     return ST_OK;
 }

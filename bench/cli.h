@@ -33,7 +33,11 @@ int cli_list(const char *s, const char *flag, long lo, long hi, long **vals, int
  * length). *tokens: (B, T), malloc'd. */
 int cli_tokens(const char *s, int **tokens, int *B, int *T, status_t *st);
 
-/* Edit distance, for suggestions. */
+/* Refuses (ST_BAD_INPUT) the first of n token ids outside 0..vocab-1,
+ * naming the command, the id and the model's vocabulary. */
+int cli_tokens_in_vocab(const int *tokens, long n, int vocab, const char *cmd, const char *model, status_t *st);
+
+/* Edit distance, ignoring case, for suggestions. */
 int cli_edit_distance(const char *a, const char *b);
 
 #endif

@@ -667,6 +667,10 @@ int cmd_calc(int argc, char **argv, FILE *out, status_t *st) {
     if (GET("--context") && (rc = parse_whole(GET("--context"), "--context", 0, 1L << 30, &in.context, st))) return rc;
     in.prompt = in.context > 0 ? in.context : m.n_ctx;
     if (GET("--prompt") && (rc = parse_whole(GET("--prompt"), "--prompt", 1, 1L << 30, &in.prompt, st))) return rc;
+    if (in.context > m.n_ctx || in.prompt > m.n_ctx)
+        return status_fail(st, ST_BAD_INPUT, "calc: --%s %.0f is beyond %s's window of %d positions: use %d or less",
+                           in.context > m.n_ctx ? "context" : "prompt", in.context > m.n_ctx ? in.context : in.prompt,
+                           m.name, m.n_ctx, m.n_ctx);
     if (GET("--attention")) {
         if (strcmp(GET("--attention"), "causal") == 0) in.causal = 1;
         else if (strcmp(GET("--attention"), "full") == 0) in.causal = 0;

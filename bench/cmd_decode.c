@@ -6,6 +6,7 @@
 #include "../kernels/gemm_packed.h"
 #include "../kernels/kernels.h"
 #include "../kernels/pin.h"
+#include "calib.h"
 #include "cli.h"
 #include "context.h"
 #include "machine.h"
@@ -13,6 +14,7 @@
 #include "decode_machine.h"
 #include "decode_run.h"
 #include "model_source.h"
+#include "outfile.h"
 #include "record.h"
 
 static const char *USAGE =
@@ -21,6 +23,7 @@ static const char *USAGE =
     "         [--kv-dtype f32|f16|bf16]\n"
     "         [--prefill synthetic|real] [--json FILE|-] [--csv FILE] [--machine FILE]\n"
     "         [--results DIR] [--remeasure] [--no-pack] [--seed N] [--quiet]\n"
+    "         [--calibration FILE | --calibrate] [--force]\n"
     "  B, S and T take lists: 1,2,4 or ranges 1-64*2 (multiply) or 1-8+1 (add)\n"
     "  --steps N     timed steps per repetition (default 16); --reps R (default 5);\n"
     "                --warmup W steps first (default 4); S + W + N must fit in n_ctx\n"
@@ -28,6 +31,10 @@ static const char *USAGE =
     "                since a step's cost does not depend on them; real: a real prefill\n"
     "  --machine     ceilings from this file; default: results/machine-<host>-t<T>.json,\n"
     "                measured on first use (gpt2-bench machine), --remeasure to redo it\n"
+    "  --calibration FILE  add the calibrated prediction (gpt2-bench calibrate) to every record;\n"
+    "                default: results/calib-<host>-t<T>-<dtype>-<kvdtype>.json when present\n"
+    "                (never measured unless --calibrate); --force takes a file from another\n"
+    "                host, thread count or dtype\n"
     "  --no-pack     OpenBLAS on the stored weights instead of the packed decode kernel\n"
     "  --json FILE   append one JSON object per point ('-': stdout); --csv FILE appends rows\n";
 
@@ -92,7 +99,8 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
                      {"--steps", 1, 0},   {"--reps", 1, 0},     {"--warmup", 1, 0},  {"--threads", 1, 0},
                      {"--dtype", 1, 0},   {"--kv-dtype", 1, 0}, {"--prefill", 1, 0}, {"--json", 1, 0},
                      {"--csv", 1, 0},     {"--machine", 1, 0},  {"--results", 1, 0}, {"--remeasure", 0, 0},
-                     {"--no-pack", 0, 0}, {"--seed", 1, 0},     {"--quiet", 0, 0},   {"--help", 0, 0}};
+                     {"--no-pack", 0, 0}, {"--seed", 1, 0},     {"--quiet", 0, 0},   {"--help", 0, 0},
+                     {"--calibration", 1, 0}, {"--calibrate", 0, 0}, {"--force", 0, 0}};
     const int nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(argc, argv, 1, fl, nf, "decode", st);
     if (rc) return rc;
@@ -105,6 +113,19 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
     if (GET("--no-pack") && GET("--dtype") && wdt != WDT_F32)
         return status_fail(st, ST_BAD_INPUT, "decode: --no-pack runs OpenBLAS on f32 weights: drop --dtype %s",
                            GET("--dtype"));
+    if (GET("--no-pack") && (GET("--calibration") || GET("--calibrate")))
+        return status_fail(st, ST_BAD_INPUT, "decode: the calibration times the packed kernel; --no-pack runs "
+                           "OpenBLAS: drop --calibration/--calibrate or --no-pack");
+    if (GET("--calibration") && GET("--calibrate"))
+        return status_fail(st, ST_BAD_INPUT, "decode: give --calibration FILE or --calibrate, not both");
+    if (GET("--calibration")) { /* a file that can never be used is refused before anything runs */
+        calibration cal0;
+        if ((rc = calib_load(&cal0, GET("--calibration"), st)) ||
+            (rc = calib_check_use(&cal0, "decode: --calibration", 0, GET("--dtype") ? wdtype_name(wdt) : NULL,
+                                  wdtype_name(kvdt),
+                                  GET("--force") != NULL, st)))
+            return rc;
+    }
     const char *prefill = GET("--prefill") ? GET("--prefill") : "synthetic";
     if (strcmp(prefill, "synthetic") != 0 && strcmp(prefill, "real") != 0)
         return status_fail(st, ST_BAD_INPUT, "decode: --prefill '%s': use synthetic or real", prefill);
@@ -129,19 +150,44 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
         g.threads[0] = ncores;
         g.nt = 1;
     }
+    /* refuse what can never work before any weights are made, the machine is
+     * measured or anything is allocated: outputs that cannot be written,
+     * points past n_ctx, points whose KV cache exceeds the memory here */
+    const char *json = GET("--json"), *csv = GET("--csv");
+    gpt2_config cfg;
+    if ((json && strcmp(json, "-") != 0 && (rc = outfile_check(json, "decode: --json", st))) ||
+        (csv && (rc = outfile_check(csv, "decode: --csv", st))) ||
+        (rc = model_config(&cfg, GET("--model"), GET("--weights"), st))) {
+        grid_free(&g);
+        return rc;
+    }
+    long max_threads = 1;
+    for (int i = 0; i < g.nt; i++) max_threads = g.threads[i] > max_threads ? g.threads[i] : max_threads;
+    for (int i = 0; i < g.nc && !rc; i++)
+        if (g.contexts[i] + warmup + steps > cfg.n_ctx)
+            rc = status_fail(st, ST_BAD_INPUT,
+                             "decode: context %ld + warm-up %ld + steps %ld = %ld positions exceed n_ctx %d: "
+                             "lower the context or the steps",
+                             g.contexts[i], warmup, steps, g.contexts[i] + warmup + steps, cfg.n_ctx);
+    for (int bi = 0; bi < g.nb && !rc; bi++)
+        for (int ci = 0; ci < g.nc && !rc; ci++) {
+            decode_request rq = {(int)g.batches[bi], (int)g.contexts[ci], (int)steps, (int)reps, (int)warmup,
+                                 strcmp(prefill, "real") == 0, (uint64_t)seed, NULL, kvdt};
+            char what[200];
+            snprintf(what, sizeof what, "decode: batch %d at context %d (a %.2f GiB KV cache)", rq.batch, rq.context,
+                     (double)kv_bytes(&cfg, rq.batch, rq.context + rq.warmup + rq.steps, kvdt) / 1073741824.0);
+            rc = mem_check(st, what, decode_bytes_needed(&cfg, &rq, (int)max_threads));
+        }
+    if (rc) {
+        grid_free(&g);
+        return rc;
+    }
     gpt2_model m;
     if ((rc = model_open(&m, GET("--model"), GET("--weights"), (uint64_t)seed, st))) {
         grid_free(&g);
         return rc;
     }
-    /* refuse points that can never fit before measuring anything */
-    for (int i = 0; i < g.nc && !rc; i++)
-        if (g.contexts[i] + warmup + steps > m.cfg.n_ctx)
-            rc = status_fail(st, ST_BAD_INPUT,
-                             "decode: context %ld + warm-up %ld + steps %ld = %ld positions exceed n_ctx %d: "
-                             "lower the context or the steps",
-                             g.contexts[i], warmup, steps, g.contexts[i] + warmup + steps, m.cfg.n_ctx);
-    if (!rc && !GET("--no-pack")) rc = model_pack(&m, GET("--dtype"), 1, &wdt, st);
+    if (!GET("--no-pack")) rc = model_pack(&m, GET("--dtype"), 1, &wdt, st);
     const char *dtype = wdtype_name(wdt), *kv_dtype = wdtype_name(kvdt);
     const int quiet = GET("--quiet") != NULL;
     struct sigaction sa = {0}, old_int, old_term;
@@ -159,6 +205,12 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
         record_machine mc;
         rc = decode_machine_get(&mc, T, GET("--machine"), GET("--results") ? GET("--results") : "results",
                                 GET("--remeasure") != NULL, quiet ? NULL : stderr, st);
+        calibration cal;
+        int have_cal = 0;
+        if (!rc && m.packed)
+            rc = calib_for_decode(&cal, &have_cal, &m.cfg, wdt, kvdt, T, GET("--calibration"),
+                                  GET("--results") ? GET("--results") : "results", GET("--calibrate") != NULL,
+                                  GET("--remeasure") != NULL, GET("--force") != NULL, quiet ? NULL : stderr, st);
         for (int bi = 0; bi < g.nb && !rc && !decode_stop_requested; bi++)
             for (int ci = 0; ci < g.nc && !rc && !decode_stop_requested; ci++) {
                 decode_request rq = {(int)g.batches[bi], (int)g.contexts[ci], (int)steps, (int)reps, (int)warmup,
@@ -169,8 +221,8 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
                 if (rc) break;
                 record_input in = {&m, dtype, kv_dtype, (double)wdtype_bytes(wdt), (double)wdtype_bytes(kvdt), T, pin_desc,
                                    m.packed ? gemm_path_name(gemm_path_current()) : "openblas", &mc, &res,
-                                   context};
-                rc = emit(&in, GET("--json"), GET("--csv"), quiet, out, &header_done, st);
+                                   context, have_cal ? &cal : NULL};
+                rc = emit(&in, json, csv, quiet, out, &header_done, st);
                 decode_result_free(&res);
             }
     }

@@ -61,6 +61,8 @@ int cmd_generate(int argc, char **argv, FILE *out, status_t *st) {
     if ((rc = kv_dtype_parse(cli_get(fl, nf, "--kv-dtype"), &kvdt, st)) ||
         (rc = model_pack(&m, cli_get(fl, nf, "--dtype"), 0, &wdt, st))) {
         /* refused: freed below */
+    } else if ((rc = cli_tokens_in_vocab(prompt, (long)B * P, m.cfg.vocab, "generate", m.cfg.name, st))) {
+        /* refused */
     } else if (P + steps - 1 > m.cfg.n_ctx) {
         rc = status_fail(st, ST_BAD_INPUT,
                          "generate: a %d-token prompt plus %ld steps needs %ld positions but n_ctx is %d: "

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "model_source.h"
 #include "npy.h"
+#include "outfile.h"
 
 static const char *USAGE =
     "usage: gpt2-bench logits --weights PATH | --model NAME --tokens \"1,2,3;4,5,6\"\n"
@@ -56,6 +57,7 @@ int cmd_logits(int argc, char **argv, FILE *out, status_t *st) {
     if (mode && strcmp(mode, "decode") != 0 && strcmp(mode, "prefill") != 0)
         return status_fail(st, ST_BAD_INPUT, "logits: --mode '%s': use decode or prefill", mode);
     if (!path) return status_fail(st, ST_BAD_INPUT, "logits: --out FILE.npy is required");
+    if ((rc = outfile_check(path, "logits: --out", st))) return rc;
     long threads = 0;
     if (cli_get(fl, nf, "--threads") && (rc = cli_int(cli_get(fl, nf, "--threads"), "--threads", 1, 1024, &threads, st)))
         return rc;
@@ -71,6 +73,8 @@ int cmd_logits(int argc, char **argv, FILE *out, status_t *st) {
     if ((rc = kv_dtype_parse(cli_get(fl, nf, "--kv-dtype"), &kvdt, st)) ||
         (rc = model_pack(&m, cli_get(fl, nf, "--dtype"), 0, &wdt, st))) {
         /* refused below, after freeing */
+    } else if ((rc = cli_tokens_in_vocab(tokens, (long)B * T, m.cfg.vocab, "logits", m.cfg.name, st))) {
+        /* refused */
     } else if (T > m.cfg.n_ctx) {
         rc = status_fail(st, ST_BAD_INPUT, "logits: %d tokens per sequence exceed the model's n_ctx %d: use at most %d",
                          T, m.cfg.n_ctx, m.cfg.n_ctx);

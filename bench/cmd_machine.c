@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "context.h"
 #include "machine.h"
+#include "outfile.h"
 
 static const char *USAGE =
     "usage: gpt2-bench machine [--threads T] [--json FILE|-] [--remeasure] [--quick] [--results DIR]\n"
@@ -138,6 +139,7 @@ int cmd_machine(int argc, char **argv, FILE *out, status_t *st) {
     }
     const char *json = cli_get(fl, nf, "--json");
     if (json && !*json) return status_fail(st, ST_BAD_INPUT, "machine: --json takes a file name or '-' (stdout)");
+    if (json && strcmp(json, "-") != 0 && (rc = outfile_check(json, "machine: --json", st))) return rc;
     const char *results = cli_get(fl, nf, "--results");
     if (results && !*results) return status_fail(st, ST_BAD_INPUT, "machine: --results takes a folder");
     if (!results) results = "results";

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "decode_machine.h"
 #include "model_source.h"
+#include "outfile.h"
 #include "roofline.h"
 #include "stats.h"
 
@@ -44,17 +45,30 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
         (GET("--threads") && (rc = cli_int(GET("--threads"), "--threads", 1, 4096, &threads, st))) ||
         (GET("--seed") && (rc = cli_int(GET("--seed"), "--seed", 0, 2147483647L, &seed, st))))
         return rc;
+    /* refuse what can never work before any weights are made, the machine is
+     * measured or anything is allocated */
+    const char *json = GET("--json");
+    gpt2_config cfg;
+    wdtype wdt = WDT_F32, kvdt = WDT_F32;
+    if ((json && strcmp(json, "-") != 0 && (rc = outfile_check(json, "prefill: --json", st))) ||
+        (rc = kv_dtype_parse(GET("--kv-dtype"), &kvdt, st)) ||
+        (rc = model_config(&cfg, GET("--model"), GET("--weights"), st)))
+        return rc;
+    if (P > cfg.n_ctx)
+        return status_fail(st, ST_BAD_INPUT, "prefill: a %ld-token prompt exceeds %s's n_ctx %d: use --prompt %d or less",
+                           P, cfg.name, cfg.n_ctx, cfg.n_ctx);
+    double est = (double)B * P * cfg.n_embd * 48 + 2.0 * cfg.n_layer * B * P * cfg.n_embd * 4; /* beyond any machine? */
+    uint64_t need = est > 1e18 ? UINT64_MAX
+                               : gpt2_state_bytes_kv(&cfg, (int)B, (int)P, (int)P, (int)threads, kvdt) +
+                                     (uint64_t)B * cfg.vocab * sizeof(float);
+    char what[200];
+    snprintf(what, sizeof what, "prefill: batch %ld with a %ld-token prompt (a %.2f GiB KV cache)", B, P,
+             (double)kv_bytes(&cfg, (int)B, (int)P, kvdt) / 1073741824.0);
+    if ((rc = mem_check(st, what, need))) return rc;
     gpt2_model m;
     if ((rc = model_open(&m, GET("--model"), GET("--weights"), (uint64_t)seed, st))) return rc;
     const int V = m.cfg.vocab;
-    if (P > m.cfg.n_ctx) {
-        rc = status_fail(st, ST_BAD_INPUT, "prefill: a %ld-token prompt exceeds n_ctx %d", P, m.cfg.n_ctx);
-        gpt2_free(&m);
-        return rc;
-    }
-    wdtype wdt = WDT_F32, kvdt = WDT_F32;
-    if (!rc) rc = kv_dtype_parse(GET("--kv-dtype"), &kvdt, st);
-    if (!rc && !GET("--no-pack")) rc = model_pack(&m, GET("--dtype"), 1, &wdt, st);
+    if (!GET("--no-pack")) rc = model_pack(&m, GET("--dtype"), 1, &wdt, st);
     int T = threads_init((int)threads);
     char pin[256] = "";
     threads_pin(T, pin, sizeof pin);
@@ -126,10 +140,10 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
                 cJSON_AddItemToArray(ops, e);
             }
             char *line = cJSON_PrintUnformatted(o);
-            if (strcmp(GET("--json"), "-") == 0)
+            if (strcmp(json, "-") == 0)
                 fprintf(out, "%s\n", line);
             else
-                rc = record_append_line(GET("--json"), line, st);
+                rc = record_append_line(json, line, st);
             free(line);
             cJSON_Delete(o);
         } else {

@@ -11,6 +11,8 @@
  *   DIR/plot/roofline.dat    intensity, GFLOP/s and a (B,S) label per point
  *   DIR/plot/efficiency.dat  the efficiency grid (B column x series row)
  *   DIR/plot/operators.dat   per-operator time shares for a few points
+ *   DIR/plot/calibrated.dat  measured, calibrated and bound tokens/s per series
+ *   DIR/plot/calibrated.gp   its gnuplot variables (ranges; whether any record has one)
  * The other modes answer scripts: --points (what is measured, for resuming),
  * --machine-threads, --describe FILE (a progress line), --compare DIR2. */
 #include <errno.h>
@@ -413,6 +415,102 @@ done:
     return rc;
 }
 
+/* ---- the calibrated prediction against the measurement ---------------------------------------- */
+
+static int n_calibrated(const report_data *d) {
+    int n = 0;
+    for (int i = 0; i < d->rs.n; i++) n += d->rs.p[i].has_calibrated;
+    return n;
+}
+
+/* plot/calibrated.dat: per series block (as points.dat): B measured calibrated
+ * bound error label ("NaN" where a record has no calibrated prediction);
+ * plot/calibrated.gp: ranges and counts for scripts/plot. */
+static int write_calibrated_plot(const report_data *d, status_t *st) {
+    char pdir[PATH_LEN];
+    int rc = join(pdir, d->dir, "plot", st);
+    if (rc) return rc;
+    out_file dat, gp;
+    memset(&gp, 0, sizeof gp);
+    rc = out_open(&dat, pdir, "calibrated.dat", st);
+    if (!rc) rc = out_open(&gp, pdir, "calibrated.gp", st);
+    if (!rc) {
+        fputs("# gpt2-bench report: per series block (as points.dat): B tok_s predicted_calibrated_tok_s "
+              "predicted_tok_s(bound) prediction_error label\n",
+              dat.f);
+        double lo = 1e30, hi = 0, emax = 0;
+        for (int si = 0; si < d->ns; si++) {
+            if (si) fputs("\n\n", dat.f);
+            for (int k = 0; k < d->s[si].n; k++) {
+                const result_point *p = series_pt(d, si, k);
+                lo = fmin(lo, fmin(p->tok_s, p->predicted_tok_s));
+                hi = fmax(hi, fmax(p->tok_s, p->predicted_tok_s));
+                if (p->has_calibrated) {
+                    lo = fmin(lo, p->calibrated_tok_s), hi = fmax(hi, p->calibrated_tok_s);
+                    emax = fmax(emax, fabs(p->prediction_error));
+                    fprintf(dat.f, "%d %.6g %.6g %.6g %.5f \"%+.1f%%\"\n", p->batch, p->tok_s, p->calibrated_tok_s,
+                            p->predicted_tok_s, p->prediction_error, 100 * p->prediction_error);
+                } else {
+                    fprintf(dat.f, "%d %.6g NaN %.6g NaN \"\"\n", p->batch, p->tok_s, p->predicted_tok_s);
+                }
+            }
+        }
+        fprintf(gp.f, "# gpt2-bench report: variables of the calibrated chart (scripts/plot)\n"
+                      "n_calibrated = %d\ncal_tok_lo = %.6g\ncal_tok_hi = %.6g\ncal_err_max = %.6g\n",
+                n_calibrated(d), lo, hi, emax);
+    }
+    rc = out_close(&dat, rc, st);
+    rc = out_close(&gp, rc, st);
+    return rc;
+}
+
+static void sentence_calibrated(FILE *f, const report_data *d) {
+    int n = 0, within = 0;
+    double lo = 1e30, hi = -1e30;
+    const result_point *w = NULL;
+    double *abs_err = malloc((size_t)d->rs.n * sizeof *abs_err);
+    for (int i = 0; i < d->rs.n; i++) {
+        const result_point *p = &d->rs.p[i];
+        if (!p->has_calibrated) continue;
+        double e = p->prediction_error;
+        if (abs_err) abs_err[n] = fabs(e);
+        n++;
+        within += fabs(e) <= 0.10;
+        lo = fmin(lo, e), hi = fmax(hi, e);
+        if (!w || fabs(e) > fabs(w->prediction_error)) w = p;
+    }
+    double med = 0;
+    if (abs_err && n) {
+        for (int i = 1; i < n; i++) /* insertion sort: a few dozen points */
+            for (int k = i; k > 0 && abs_err[k - 1] > abs_err[k]; k--) {
+                double t = abs_err[k];
+                abs_err[k] = abs_err[k - 1];
+                abs_err[k - 1] = t;
+            }
+        med = n % 2 ? abs_err[n / 2] : 0.5 * (abs_err[n / 2 - 1] + abs_err[n / 2]);
+    }
+    free(abs_err);
+    fprintf(f, "Over the %d point%s with a calibration (gpt2-bench calibrate), measured / calibrated - 1 lies between "
+               "%+.1f%% and %+.1f%% (median |error| %.1f%%); %d of %d within 10%%. The largest miss is at B=%d, S=%d%s%s: "
+               "%.1f tok/s measured against %.1f calibrated (%+.1f%%; the bound says %.1f)",
+            n, n == 1 ? "" : "s", 100 * lo, 100 * hi, 100 * med, within, n, w->batch, w->context, d->ng > 1 ? ", " : "",
+            d->ng > 1 ? w->dtype : "", w->tok_s, w->calibrated_tok_s, 100 * w->prediction_error, w->predicted_tok_s);
+    int o = results_worst_calibrated_operator(w);
+    if (o < 0) {
+        fputs(".", f);
+        return;
+    }
+    const result_op *op = &w->ops[o];
+    char t1[32], t2[32];
+    double step_miss = w->step_ns_median - w->batch / w->calibrated_tok_s * 1e9;
+    fprintf(f, "; the operator that misses most there is %s: %s measured against %s predicted (%+.0f%%", op->name,
+            fmt_time(t1, sizeof t1, op->time_ns * 1e-9), fmt_time(t2, sizeof t2, op->predicted_calibrated_ns * 1e-9),
+            100 * (op->time_ns / op->predicted_calibrated_ns - 1));
+    if (fabs(step_miss) > 0 && (op->time_ns - op->predicted_calibrated_ns) * step_miss > 0)
+        fprintf(f, ", %.0f%% of the step's miss", 100 * (op->time_ns - op->predicted_calibrated_ns) / step_miss);
+    fputs(").", f);
+}
+
 /* ---- summary.md ------------------------------------------------------------------------------- */
 
 static void sentence_crossover(FILE *f, const report_data *d, int gi) {
@@ -591,6 +689,12 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
         sentence_scaling(f, d, gi);
         fputc('\n', f);
     }
+    const int show_cal = n_calibrated(d) > 0;
+    if (show_cal) {
+        fputs("\n- **Calibrated prediction.** ", f);
+        sentence_calibrated(f, d);
+        fputc('\n', f);
+    }
 
     fputs("\n## Plots\n\n"
           "![Tokens/s against batch size, measured and predicted](plot/throughput.png)\n\n"
@@ -605,22 +709,38 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
           "Left: efficiency (measured / predicted tokens/s) at every point. Right: the share of a step's time each "
           "operator takes, at the smallest and largest batch of each context. ([SVG](plot/efficiency.svg))\n",
           f);
+    fputs("\n![Calibrated prediction against the measurement](plot/calibrated.png)\n\n"
+          "Tokens per second against batch size (log-log), per context: measured (solid), the calibrated prediction "
+          "(dashed, labelled with measured / calibrated - 1) and the simple roofline bound above them (dotted). "
+          "([SVG](plot/calibrated.svg))\n",
+          f);
 
     fputs("\n## Every point\n\n", f);
     int show_tg = d->ng > 1;
     fputs(show_tg ? "| B | S | T | dtype " : "| B | S ", f);
-    fputs("| tok/s | min-max tok/s | predicted tok/s | bound | efficiency | MBU | MFU | GB/s | GFLOP/s | note |\n", f);
+    fputs("| tok/s | min-max tok/s | predicted tok/s | bound | efficiency | MBU | MFU | GB/s | GFLOP/s | note |", f);
+    fputs(show_cal ? " calibrated tok/s | error | largest operator miss |\n" : "\n", f);
     fputs(show_tg ? "|--:|--:|--:|---" : "|--:|--:", f);
-    fputs("|--:|--:|--:|---|--:|--:|--:|--:|--:|---|\n", f);
+    fputs("|--:|--:|--:|---|--:|--:|--:|--:|--:|---|", f);
+    fputs(show_cal ? "--:|--:|---|\n" : "\n", f);
     for (int i = 0; i < d->rs.n; i++) {
         const result_point *p = &d->rs.p[i];
         fprintf(f, "| %d | %d ", p->batch, p->context);
         if (show_tg) fprintf(f, "| %d | %s ", p->threads, p->dtype);
-        fprintf(f, "| %.1f | %.1f-%.1f | %.1f | %s | %.2f | %.2f | %.2f | %.1f | %.1f | %s%s%s |\n", p->tok_s,
+        fprintf(f, "| %.1f | %.1f-%.1f | %.1f | %s | %.2f | %.2f | %.2f | %.1f | %.1f | %s%s%s |", p->tok_s,
                 p->tok_s_min, p->tok_s_max, p->predicted_tok_s, p->compute_bound ? "compute" : "memory",
                 p->efficiency, p->mbu, p->mfu, p->achieved_gbs, p->achieved_gflops,
                 p->llc_resident ? "fits in LLC" : "", p->llc_resident && p->cv > 0.05 ? "; " : "",
                 p->cv > 0.05 ? "noisy (cv > 5%)" : "");
+        int wo = show_cal && p->has_calibrated ? results_worst_calibrated_operator(p) : -1;
+        if (show_cal && p->has_calibrated && wo >= 0)
+            fprintf(f, " %.1f | %+.1f%% | %s %+.0f%% |", p->calibrated_tok_s, 100 * p->prediction_error,
+                    p->ops[wo].name, 100 * (p->ops[wo].time_ns / p->ops[wo].predicted_calibrated_ns - 1));
+        else if (show_cal && p->has_calibrated)
+            fprintf(f, " %.1f | %+.1f%% | |", p->calibrated_tok_s, 100 * p->prediction_error);
+        else if (show_cal)
+            fputs(" | | |", f);
+        fputc('\n', f);
     }
     fputs("\n\"fits in LLC\": the weights and KV cache fit in the measured last-level cache, so the DRAM roof "
           "understates what the machine can do there.\n",
@@ -831,6 +951,7 @@ static int mode_report(const char *dir, FILE *out, status_t *st) {
     fclose(warn);
     if (warn_text && *warn_text) fputs(warn_text, stderr);
     if (!rc) rc = write_plot_data(&d, st);
+    if (!rc) rc = write_calibrated_plot(&d, st);
     if (!rc) rc = write_csv(&d, st);
     if (!rc) rc = write_summary(&d, sk, nsk, warn_text, st);
     if (!rc)

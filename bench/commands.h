@@ -18,6 +18,7 @@ int cmd_report(int argc, char **argv, FILE *out, status_t *st);
 int cmd_prefill(int argc, char **argv, FILE *out, status_t *st);
 int cmd_kernels(int argc, char **argv, FILE *out, status_t *st);
 int cmd_calc(int argc, char **argv, FILE *out, status_t *st);
+int cmd_calibrate(int argc, char **argv, FILE *out, status_t *st);
 
 /* Dispatches argv[1] (the subcommand). */
 int bench_main(int argc, char **argv, FILE *out, status_t *st);

@@ -20,6 +20,10 @@ static uint64_t next_rand(uint64_t *s) {
 uint64_t decode_bytes_needed(const gpt2_config *c, const decode_request *rq, int threads) {
     int cap = rq->context + rq->warmup + rq->steps;
     int max_tokens = rq->real_prefill && rq->context > 0 ? rq->context : 1;
+    /* sizes beyond any machine: say so rather than let the products wrap */
+    double kv = 2.0 * c->n_layer * rq->batch * (double)cap * c->n_embd * 4;
+    double act = 12.0 * rq->batch * (double)max_tokens * c->n_embd * 4 + (double)threads * cap * 4;
+    if (kv + act > 1e18) return UINT64_MAX;
     return gpt2_state_bytes_kv(c, rq->batch, max_tokens, cap, threads, rq->kv_dtype) +
            (uint64_t)rq->batch * c->vocab * sizeof(float) * (rq->real_prefill ? 2 : 1);
 }

@@ -44,6 +44,7 @@
 #include "../kernels/kernels.h"
 #include "../kernels/pin.h"
 #include "context.h"
+#include "outfile.h"
 
 #define KIB ((int64_t)1024)
 #define MIB (KIB * 1024)
@@ -1254,35 +1255,11 @@ const char *machine_default_path(char *buf, size_t len, const char *results_dir,
 }
 
 int machine_write_atomic(const char *path, const char *text, status_t *st) {
-    char tmp[1200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return status_fail(st, ST_BAD_INPUT, "machine: the path '%s' is too long: use a shorter one", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return status_fail(st, ST_RUNTIME, "machine: cannot create '%s': %s; check that the folder exists and is "
-                           "writable", tmp, strerror(errno));
-    size_t len = strlen(text);
-    int ok = fwrite(text, 1, len, f) == len && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    if (fclose(f) != 0 && ok) { ok = 0; err = errno; }
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) err = errno;
-        unlink(tmp);
-        return status_fail(st, ST_RUNTIME, "machine: writing '%s' failed: %s; check the free space and permissions",
-                           path, strerror(err));
-    }
-    /* make the rename itself durable */
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-    else snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    return ST_OK;
+    outfile o;
+    int rc = outfile_open(&o, path, st);
+    if (rc) return rc;
+    if (fputs(text, o.f) == EOF || fputc('\n', o.f) == EOF) o.err = errno;
+    return outfile_commit(&o, st);
 }
 
 /* mkdir -p */
@@ -1294,9 +1271,12 @@ static int make_dirs(const char *dir, status_t *st) {
         if (*s == '/' || *s == '\0') {
             char keep = *s;
             *s = '\0';
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                return status_fail(st, ST_RUNTIME, "machine: cannot create the folder '%s': %s; pass --results DIR "
-                                   "with a writable folder", p, strerror(errno));
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                int e = errno;
+                return status_fail(st, e == ENOSPC || e == EIO ? ST_RUNTIME : ST_BAD_INPUT,
+                                   "machine: cannot create the folder '%s': %s; pass --results DIR with a writable "
+                                   "folder", p, strerror(e));
+            }
             *s = keep;
             if (!keep) break;
         }

@@ -133,8 +133,8 @@ int machine_obtain(machine_info *m, int threads, int remeasure, int quick, const
 /* Reads and validates a machine JSON file (e.g. for --machine FILE). */
 int machine_load(machine_info *m, const char *path, status_t *st);
 
-/* Writes text to path atomically: a temporary file in the same folder,
- * flushed and fsync'd, then renamed over path. */
+/* Writes text and a newline to path atomically (outfile.h): a temporary
+ * file in the same folder, flushed and fsync'd, then renamed over path. */
 int machine_write_atomic(const char *path, const char *text, status_t *st);
 
 /* Cores hwloc counts (the default thread count). */

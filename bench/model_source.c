@@ -2,10 +2,25 @@
 
 #include <stdio.h>
 
-int model_open(gpt2_model *m, const char *name, const char *weights, uint64_t seed, status_t *st) {
+static int one_source(const char *name, const char *weights, status_t *st) {
     if ((name != NULL) == (weights != NULL))
         return status_fail(st, ST_BAD_INPUT, "give exactly one of --model NAME (gpt2, gpt2-medium, gpt2-large, "
                            "gpt2-xl) or --weights PATH");
+    return ST_OK;
+}
+
+int model_config(gpt2_config *c, const char *name, const char *weights, status_t *st) {
+    int rc = one_source(name, weights, st);
+    if (rc) return rc;
+    if (name) return config_by_name(name, c, st);
+    char cpath[1100], spath[1100];
+    if ((rc = gpt2_resolve_paths(weights, cpath, sizeof cpath, spath, sizeof spath, st))) return rc;
+    return config_from_json_file(cpath, c, st);
+}
+
+int model_open(gpt2_model *m, const char *name, const char *weights, uint64_t seed, status_t *st) {
+    int rc0 = one_source(name, weights, st);
+    if (rc0) return rc0;
     if (weights) {
         int rc = gpt2_load(m, weights, st);
         if (!rc && m->nonfinite)

@@ -9,6 +9,10 @@
 /* Exactly one of name and weights must be non-NULL. */
 int model_open(gpt2_model *m, const char *name, const char *weights, uint64_t seed, status_t *st);
 
+/* The shape of the model model_open would open, without making or mapping
+ * any weights: commands check what they are asked against it first. */
+int model_config(gpt2_config *c, const char *name, const char *weights, status_t *st);
+
 /* Packs the weights for the decode kernels in `dtype_arg` (f32, bf16, f16,
  * int8; NULL: the checkpoint's stored dtype). When `always` is 0 and the
  * result would be float32, leaves the model unpacked (OpenBLAS on the

@@ -1,9 +1,12 @@
 #include "npy.h"
 
+#include "outfile.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape, status_t *st) {
@@ -17,24 +20,18 @@ int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *
     int len = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
     int total = 10 + len + 1;
     int pad = (64 - total % 64) % 64;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return status_fail(st, ST_BAD_INPUT, "%s: cannot write (%s): choose a writable --out", path, strerror(errno));
+    outfile o;
+    int rc = outfile_open(&o, path, st);
+    if (rc) return rc;
     uint16_t hlen = (uint16_t)(len + pad + 1);
     unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                                (unsigned char)(hlen >> 8)};
+    FILE *f = o.f;
     int ok = fwrite(magic, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)len, f) == (size_t)len;
     for (int i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
     ok = ok && fputc('\n', f) != EOF && fwrite(data, sizeof(float), n, f) == n;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return status_fail(st, ST_RUNTIME, "%s: write failed (%s): check the disk", path, strerror(e));
-    }
-    return ST_OK;
+    if (!ok) o.err = errno;
+    return outfile_commit(&o, st);
 }
 
 int npy_read_f32(const char *path, float **data, int *ndim, int64_t *shape, status_t *st) {
@@ -66,10 +63,21 @@ int npy_read_f32(const char *path, float **data, int *ndim, int64_t *shape, stat
         char *end;
         long long v = strtoll(p, &end, 10);
         if (end == p) break;
+        if (v < 0 || (v > 0 && n > UINT64_MAX / sizeof(float) / (uint64_t)v)) {
+            fclose(f);
+            return status_fail(st, ST_BAD_INPUT, "%s: .npy shape entry %lld is not a size", path, v);
+        }
         shape[(*ndim)++] = v;
         n *= (uint64_t)v;
         p = end;
         while (*p == ',' || *p == ' ') p++;
+    }
+    /* the data must be in the file before anything is allocated for it */
+    long here = ftell(f);
+    struct stat sb;
+    if (here < 0 || fstat(fileno(f), &sb) != 0 || (uint64_t)(sb.st_size - here) / sizeof(float) < n) {
+        fclose(f);
+        return status_fail(st, ST_BAD_INPUT, "%s: truncated .npy data", path);
     }
     *data = malloc(n ? n * sizeof(float) : 1);
     if (!*data || fread(*data, sizeof(float), n, f) != n) {

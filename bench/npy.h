@@ -6,7 +6,8 @@
 
 #include "../model/status.h"
 
-/* Writes to PATH.tmp, then renames: no partial file is left. */
+/* Written through outfile (a temporary beside PATH, then renamed): no
+ * partial file is left. */
 int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape, status_t *st);
 
 /* Reads a float32 array; *data malloc'd, shape up to 8 dims. */

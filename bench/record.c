@@ -33,6 +33,11 @@ void record_compute(const record_input *in, record_figures *f) {
         f->op_ns[op] = f->op_frac[op] * r->ns.median; /* scaled to the median step */
         roofline_decode_op_cost(c, B, S, in->q_bytes, in->qkv_bytes, (gpt2_op)op, &f->op_bytes[op], &f->op_flops[op]);
     }
+    if (in->calib && calib_predict(in->calib, c, B, S, in->q_bytes, in->qkv_bytes, &f->cal) == 0 && f->cal.tok_s > 0) {
+        f->cal_ok = 1;
+        for (int op = 0; op < OP_COUNT; op++) f->cal_op_ns[op] = calib_op_share_ns(&f->cal, op);
+        f->prediction_error = f->tok_s / f->cal.tok_s - 1;
+    }
 }
 
 static cJSON *num_array(const double *x, int n) {
@@ -104,6 +109,24 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
     cJSON_AddStringToObject(o, "bound", f->pred.compute_bound ? "compute" : "memory");
     cJSON_AddNumberToObject(o, "efficiency", f->efficiency);
     cJSON_AddBoolToObject(o, "llc_resident", f->llc_resident);
+    if (f->cal_ok) {
+        const calibration *cal = in->calib;
+        cJSON_AddNumberToObject(o, "predicted_calibrated_tok_s", f->cal.tok_s);
+        cJSON_AddNumberToObject(o, "predicted_calibrated_step_s", f->cal.step_ns * 1e-9);
+        cJSON_AddNumberToObject(o, "predicted_calibrated_overhead_ns", f->cal.overhead_ns);
+        cJSON_AddNumberToObject(o, "prediction_error", f->prediction_error);
+        cJSON *cj = cJSON_AddObjectToObject(o, "calibration");
+        cJSON_AddStringToObject(cj, "file", cal->path);
+        cJSON_AddStringToObject(cj, "host", cal->host);
+        cJSON_AddStringToObject(cj, "model", cal->model);
+        cJSON_AddStringToObject(cj, "dtype", cal->dtype);
+        cJSON_AddStringToObject(cj, "kv_dtype", cal->kv_dtype);
+        cJSON_AddNumberToObject(cj, "threads", cal->threads);
+        cJSON_AddStringToObject(cj, "date", cal->date);
+        cJSON_AddBoolToObject(cj, "quick", cal->quick);
+        cJSON_AddBoolToObject(cj, "shapes_interpolated", f->cal.shapes_interpolated);
+        cJSON_AddBoolToObject(cj, "dtype_scaled", f->cal.dtype_scaled);
+    }
     cJSON_AddNumberToObject(o, "cache_fill_s", r->fill_s);
     cJSON_AddNumberToObject(o, "pack_s", in->model->pack_s);
     cJSON *ops = cJSON_AddArrayToObject(o, "operators");
@@ -120,9 +143,10 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
         double tm = f->op_bytes[op] / (mc->read_gbs * 1e9), tc = f->op_flops[op] / (mc->peak_gflops * 1e9);
         cJSON_AddStringToObject(e, "bound", tc > tm ? "compute" : "memory");
         cJSON_AddNumberToObject(e, "predicted_ns", (tc > tm ? tc : tm) * 1e9);
+        if (f->cal_ok) cJSON_AddNumberToObject(e, "predicted_calibrated_ns", f->cal_op_ns[op]);
         cJSON_AddItemToArray(ops, e);
     }
-    if (in->context) cJSON_AddItemToObject(o, "context", cJSON_Duplicate(in->context, 1));
+    if (in->context) cJSON_AddItemToObject(o, "system", cJSON_Duplicate(in->context, 1));
     cJSON *m = cJSON_AddObjectToObject(o, "machine");
     cJSON_AddStringToObject(m, "file", mc->source);
     cJSON_AddNumberToObject(m, "read_gbs", mc->read_gbs);
@@ -152,20 +176,25 @@ void record_table_row(FILE *out, const record_input *in, const record_figures *f
             r->req.context, f->tok_s, r->ns.cv, f->step_s * 1e3, f->achieved_gbs, f->achieved_gflops, f->mbu, f->mfu,
             f->pred.tok_s, f->pred.compute_bound ? "compute" : "memory", f->efficiency,
             f->llc_resident ? "  (fits in LLC)" : "");
+    if (f->cal_ok)
+        fprintf(out, "            calibrated prediction %.1f tok/s (%.3f ms/step); measured / calibrated - 1 = %+.1f%%\n",
+                f->cal.tok_s, f->cal.step_ns * 1e-6, 100 * f->prediction_error);
 }
 
 void record_table_operators(FILE *out, const record_input *in, const record_figures *f) {
     const record_machine *mc = in->machine;
-    fprintf(out, "      %-10s %7s %6s %9s %9s %8s %9s %8s\n", "operator", "ms", "share", "MB", "MFLOP", "GB/s",
-            "GFLOP/s", "roof eff");
+    fprintf(out, "      %-10s %7s %6s %9s %9s %8s %9s %8s%s\n", "operator", "ms", "share", "MB", "MFLOP", "GB/s",
+            "GFLOP/s", "roof eff", f->cal_ok ? "   cal ms" : "");
     for (int op = 0; op < OP_COUNT; op++) {
         double t_s = f->op_ns[op] * 1e-9;
         double tm = f->op_bytes[op] / (mc->read_gbs * 1e9), tc = f->op_flops[op] / (mc->peak_gflops * 1e9);
         double roof_s = tc > tm ? tc : tm;
-        fprintf(out, "      %-10s %7.3f %5.1f%% %9.2f %9.1f %8.1f %9.1f %8.2f\n", GPT2_OP_NAMES[op], t_s * 1e3,
+        fprintf(out, "      %-10s %7.3f %5.1f%% %9.2f %9.1f %8.1f %9.1f %8.2f", GPT2_OP_NAMES[op], t_s * 1e3,
                 100 * f->op_frac[op], f->op_bytes[op] / 1e6, f->op_flops[op] / 1e6,
                 t_s > 0 ? f->op_bytes[op] / t_s / 1e9 : 0, t_s > 0 ? f->op_flops[op] / t_s / 1e9 : 0,
                 t_s > 0 ? roof_s / t_s : 0);
+        if (f->cal_ok) fprintf(out, " %8.3f", f->cal_op_ns[op] * 1e-6);
+        fputc('\n', out);
     }
 }
 
@@ -189,6 +218,9 @@ int record_append_line(const char *path, const char *line, status_t *st) {
     if (fd < 0)
         return status_fail(st, ST_BAD_INPUT, "%s: cannot open for appending (%s): choose a writable path", path,
                            strerror(errno));
+    /* a regular file that is empty now: it is removed again if this first line fails */
+    struct stat sb;
+    int fresh = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0;
     size_t n = strlen(line);
     char *buf = malloc(n + 1);
     if (!buf) { close(fd); return status_fail(st, ST_RUNTIME, "out of memory"); }
@@ -199,15 +231,21 @@ int record_append_line(const char *path, const char *line, status_t *st) {
     free(buf);
     if (w != (ssize_t)(n + 1)) {
         /* never leave half a line: cut back what was written */
-        if (w > 0) {
-            struct stat sb;
-            if (fstat(fd, &sb) == 0 && ftruncate(fd, sb.st_size - w) != 0) { /* best effort */ }
+        if (w > 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && ftruncate(fd, sb.st_size - w) != 0) {
+            /* best effort */
         }
         close(fd);
-        return status_fail(st, ST_RUNTIME, "%s: appending failed (%s): check the disk", path,
-                           w < 0 ? strerror(e) : "short write");
+        if (fresh) unlink(path);
+        return status_fail(st, ST_RUNTIME, "%s: appending failed (%s): check the free space; no partial line was left",
+                           path, w < 0 ? strerror(e) : "short write");
     }
-    if (fsync(fd) != 0 || close(fd) != 0)
-        return status_fail(st, ST_RUNTIME, "%s: write failed (%s): check the disk", path, strerror(errno));
+    /* a device (/dev/stdout, a pipe) cannot be synced: only a file's fsync failure counts */
+    int sync_bad = fsync(fd) != 0 && errno != EINVAL && errno != EROFS;
+    e = errno;
+    if (close(fd) != 0 && !sync_bad) {
+        sync_bad = 1;
+        e = errno;
+    }
+    if (sync_bad) return status_fail(st, ST_RUNTIME, "%s: write failed (%s): check the disk", path, strerror(e));
     return ST_OK;
 }

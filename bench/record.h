@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
+#include "calib.h"
 #include "decode_run.h"
 #include "roofline.h"
 
@@ -28,7 +29,8 @@ typedef struct {
     const char *kernel;           /* gemm path: "avx2", "portable" */
     const record_machine *machine;
     const decode_result *res;
-    const cJSON *context;         /* what it ran on (context_json), copied into the record; may be NULL */
+    const cJSON *context;         /* what it ran on (context_json), copied into the record as "system"; may be NULL */
+    const calibration *calib;     /* NULL: no calibrated prediction in the record */
 } record_input;
 
 /* Derived figures, computed once and shared by the three outputs. */
@@ -39,6 +41,11 @@ typedef struct {
     double achieved_gbs, achieved_gflops, mbu, mfu, efficiency;
     int llc_resident;
     double op_ns[OP_COUNT], op_frac[OP_COUNT], op_bytes[OP_COUNT], op_flops[OP_COUNT];
+    /* the calibrated prediction (calib.h), when cal_ok */
+    int cal_ok;
+    calib_prediction cal;
+    double cal_op_ns[OP_COUNT];   /* each operator with its share of the step overhead */
+    double prediction_error;      /* tok_s / cal.tok_s - 1 */
 } record_figures;
 
 void record_compute(const record_input *in, record_figures *f);

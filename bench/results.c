@@ -1,8 +1,11 @@
 #include "results.h"
 
+#include "outfile.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,13 @@ static double opt_num(const cJSON *o, const char *key, double dflt) {
     return cJSON_IsNumber(j) && isfinite(j->valuedouble) ? j->valuedouble : dflt;
 }
 
+/* An optional whole number; absent, or beyond an int (where a cast would be
+ * undefined), reads 0. */
+static int opt_int(const cJSON *o, const char *key) {
+    double v = opt_num(o, key, 0);
+    return v >= INT_MIN && v <= INT_MAX ? (int)v : 0;
+}
+
 static void opt_str(const cJSON *o, const char *key, char *buf, size_t len, const char *dflt) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     snprintf(buf, len, "%s", cJSON_IsString(j) ? j->valuestring : dflt);
@@ -78,6 +88,7 @@ static int parse_ops(const cJSON *o, result_point *p, char *why, size_t why_len)
             get_num(e, "predicted_ns", &op->predicted_ns, why, why_len))
             return -1;
         op->bytes = opt_num(e, "bytes", 0);
+        op->predicted_calibrated_ns = opt_num(e, "predicted_calibrated_ns", 0);
         op->flops = opt_num(e, "flops", 0);
         p->n_ops++;
     }
@@ -130,12 +141,15 @@ int results_parse_point(const char *line, result_point *p, char *why, size_t why
         opt_str(o, "model", p->model, sizeof p->model, "unknown");
         opt_str(o, "kv_dtype", p->kv_dtype, sizeof p->kv_dtype, p->dtype);
         opt_str(o, "kernel", p->kernel, sizeof p->kernel, "unknown");
-        p->steps = (int)opt_num(o, "steps", 0);
-        p->reps = (int)opt_num(o, "reps", 0);
+        p->steps = opt_int(o, "steps");
+        p->reps = opt_int(o, "reps");
         p->interrupted = opt_bool(o, "interrupted");
         p->llc_resident = opt_bool(o, "llc_resident");
         p->cv = opt_num(o, "cv", 0);
         p->ridge = opt_num(o, "ridge", p->peak_gflops / p->read_gbs);
+        p->calibrated_tok_s = opt_num(o, "predicted_calibrated_tok_s", 0);
+        p->has_calibrated = p->calibrated_tok_s > 0;
+        p->prediction_error = p->has_calibrated ? opt_num(o, "prediction_error", p->tok_s / p->calibrated_tok_s - 1) : 0;
         rc = 0;
     }
     cJSON_Delete(o);
@@ -262,10 +276,10 @@ int results_read_machine(const char *path, result_machine *m, status_t *st) {
     opt_str(o, "host", m->host, sizeof m->host, "unknown");
     opt_str(o, "date", m->date, sizeof m->date, "unknown");
     opt_str(o, "git_revision", m->git_revision, sizeof m->git_revision, "unknown");
-    m->threads = (int)opt_num(o, "threads", 0);
-    m->spec_cores = (int)opt_num(o, "spec_cores", 0);
+    m->threads = opt_int(o, "threads");
+    m->spec_cores = opt_int(o, "spec_cores");
     m->quick = opt_bool(o, "quick");
-    m->sgemm_size = (int)opt_num(o, "sgemm_size", 0);
+    m->sgemm_size = opt_int(o, "sgemm_size");
     m->read_gbs = opt_num(o, "read_gbs", 0);
     m->copy_gbs = opt_num(o, "copy_gbs", 0);
     m->triad_gbs = opt_num(o, "triad_gbs", 0);
@@ -395,42 +409,22 @@ int results_worst_operator(const result_point *p) {
     return best;
 }
 
+int results_worst_calibrated_operator(const result_point *p) {
+    int best = -1;
+    double worst = -1;
+    for (int i = 0; i < p->n_ops; i++) {
+        if (!(p->ops[i].predicted_calibrated_ns > 0)) continue;
+        double miss = fabs(p->ops[i].time_ns - p->ops[i].predicted_calibrated_ns);
+        if (miss > worst) {
+            worst = miss;
+            best = i;
+        }
+    }
+    return best;
+}
+
 /* ---- files ------------------------------------------------------------------------ */
 
 int results_write_atomic(const char *path, const char *text, size_t len, status_t *st) {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return status_fail(st, ST_RUNTIME, "out of memory");
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return status_fail(st, ST_RUNTIME, "%s: cannot create a file beside it (%s): check the folder is writable",
-                           path, strerror(e));
-    }
-    size_t off = 0;
-    int ok = 1;
-    while (ok && off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) ok = 0;
-        else off += (size_t)w;
-    }
-    int e = errno;
-    if (ok && fsync(fd) != 0) { ok = 0; e = errno; }
-    if (close(fd) != 0 && ok) { ok = 0; e = errno; }
-    if (ok) {
-        mode_t mask = umask(022);
-        umask(mask);
-        if (chmod(tmp, 0666 & ~mask) != 0) { /* mkstemp's 0600 stays: not an error */ }
-    }
-    if (ok && rename(tmp, path) != 0) { ok = 0; e = errno; }
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return status_fail(st, ST_RUNTIME, "%s: write failed (%s): check the disk", path, strerror(e));
-    }
-    free(tmp);
-    return ST_OK;
+    return outfile_write(path, text, len, st);
 }

@@ -22,6 +22,7 @@ typedef struct {
     double time_frac;    /* share of the step's time, 0..1 */
     double bytes, flops; /* per step, from the analytic model */
     double predicted_ns; /* the operator's own roof: max(bytes / read bw, flops / peak) */
+    double predicted_calibrated_ns; /* the calibrated prediction (with its share of the overhead); 0: none */
 } result_op;
 
 /* One decode measurement (one JSONL line). */
@@ -40,6 +41,9 @@ typedef struct {
     double bytes_per_step, flops_per_step;
     double weights_bytes;       /* bytes_per_step_split.weights: the part that does not grow with B */
     double read_gbs, peak_gflops; /* the ceilings the record was measured against (record.machine) */
+    int has_calibrated;         /* the record carries the calibrated prediction (gpt2-bench calibrate) */
+    double calibrated_tok_s;    /* predicted_calibrated_tok_s */
+    double prediction_error;    /* measured / calibrated - 1 */
     int n_ops;                  /* 0 when the record has no per-operator split */
     result_op ops[RESULT_OPS_MAX];
 } result_point;
@@ -121,8 +125,13 @@ int results_measured_knee(const result_point *const *series, int n, double *gain
  * (time_ns - predicted_ns); -1 when the record has no operators. */
 int results_worst_operator(const result_point *p);
 
-/* Writes text to path atomically (temporary file in the same folder,
- * fsync'd, renamed over path). */
+/* The operator whose calibrated prediction misses its measured time by the
+ * most nanoseconds (|time_ns - predicted_calibrated_ns|: its part of the
+ * step's error); -1 when the record has no calibrated operators. */
+int results_worst_calibrated_operator(const result_point *p);
+
+/* Writes text to path atomically (outfile.h: temporary file in the same
+ * folder, fsync'd, renamed over path; a device is written in place). */
 int results_write_atomic(const char *path, const char *text, size_t len, status_t *st);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     const char *name;
@@ -63,13 +64,13 @@ int config_from_json_text(const char *text, const char *path, gpt2_config *c, st
     c->ln_eps = 1e-5f;
     c->n_ctx = -1;
     int rc = ST_OK, has_layer = 0, has_head = 0, has_embd = 0, has_vocab = 0;
-    int n_pos = -1, n_ctx = -1;
+    int n_pos = -1, n_ctx = -1, has_pos = 0, has_ctx = 0;
     if ((rc = json_int(root, "n_layer", &c->n_layer, &has_layer, path, st)) ||
         (rc = json_int(root, "n_head", &c->n_head, &has_head, path, st)) ||
         (rc = json_int(root, "n_embd", &c->n_embd, &has_embd, path, st)) ||
         (rc = json_int(root, "vocab_size", &c->vocab, &has_vocab, path, st)) ||
-        (rc = json_int(root, "n_positions", &n_pos, NULL, path, st)) ||
-        (rc = json_int(root, "n_ctx", &n_ctx, NULL, path, st))) {
+        (rc = json_int(root, "n_positions", &n_pos, &has_pos, path, st)) ||
+        (rc = json_int(root, "n_ctx", &n_ctx, &has_ctx, path, st))) {
         cJSON_Delete(root);
         return rc;
     }
@@ -85,11 +86,11 @@ int config_from_json_text(const char *text, const char *path, gpt2_config *c, st
     }
     cJSON_Delete(root);
     const char *missing = !has_layer ? "n_layer" : !has_head ? "n_head" : !has_embd ? "n_embd"
-                        : !has_vocab ? "vocab_size" : (n_pos < 0 && n_ctx < 0) ? "n_positions" : NULL;
+                        : !has_vocab ? "vocab_size" : (!has_pos && !has_ctx) ? "n_positions" : NULL;
     if (missing)
         return status_fail(st, ST_BAD_INPUT, "%s: \"%s\" is missing: give a Hugging Face GPT-2 config.json",
                            path, missing);
-    c->n_ctx = n_pos >= 0 ? n_pos : n_ctx;
+    c->n_ctx = has_pos ? n_pos : n_ctx; /* a negative one is refused below, not skipped */
     /* name: the folder holding the config */
     const char *slash = strrchr(path, '/');
     if (slash && slash > path) {
@@ -107,6 +108,11 @@ int config_from_json_file(const char *path, gpt2_config *c, status_t *st) {
     if (!f)
         return status_fail(st, ST_BAD_INPUT, "%s: cannot open: a checkpoint folder needs its config.json",
                            path);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return status_fail(st, ST_BAD_INPUT, "%s: is a folder: give the config.json inside it", path);
+    }
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return status_fail(st, ST_BAD_INPUT, "%s: cannot read", path); }
     long n = ftell(f);
     if (n < 0 || n > (1 << 20)) {

@@ -102,13 +102,20 @@ static int parse_entry(st_file *f, const cJSON *e, st_tensor *t, status_t *st) {
         t->shape[i] = (int64_t)s->valuedouble;
         numel *= (uint64_t)t->shape[i];
         if (numel > ((unsigned __int128)1 << 62))
-            return status_fail(st, ST_BAD_INPUT, "%s: tensor %s: shape overflows 64 bits", p, name);
+            return status_fail(st, ST_BAD_INPUT, "%s: tensor %s: shape overflows 64 bits: the header is damaged", p, name);
     }
+    /* the bytes too: 2^62 F32 elements are 2^64 bytes */
+    if (numel * esize > ((unsigned __int128)1 << 62))
+        return status_fail(st, ST_BAD_INPUT, "%s: tensor %s: shape overflows 64 bits (of bytes): the header is damaged", p,
+                           name);
     const cJSON *b = cJSON_GetArrayItem(off, 0), *en = cJSON_GetArrayItem(off, 1);
     if (!cJSON_IsNumber(b) || !cJSON_IsNumber(en) || b->valuedouble < 0 || en->valuedouble < b->valuedouble ||
         en->valuedouble > 9.0e15 || b->valuedouble != floor(b->valuedouble) ||
         en->valuedouble != floor(en->valuedouble))
-        return status_fail(st, ST_BAD_INPUT, "%s: tensor %s: data_offsets are not whole numbers [begin <= end]", p, name);
+        return status_fail(st, ST_BAD_INPUT,
+                           "%s: tensor %s: data_offsets must be whole numbers [begin, end], 0 <= begin <= end < 2^53 "
+                           "(damaged header)",
+                           p, name);
     t->begin = (uint64_t)b->valuedouble;
     t->end = (uint64_t)en->valuedouble;
     if (t->end > f->data_bytes)
@@ -124,6 +131,10 @@ static int parse_entry(st_file *f, const cJSON *e, st_tensor *t, status_t *st) {
                            (unsigned long long)(numel * esize));
     return ST_OK;
 }
+
+static char g_last_mapped[1024];
+
+const char *st_last_mapped(void) { return g_last_mapped; }
 
 int st_open(st_file *f, const char *path, status_t *st) {
     memset(f, 0, sizeof *f);
@@ -149,6 +160,7 @@ int st_open(st_file *f, const char *path, status_t *st) {
         f->map = NULL;
         return status_fail(st, ST_RUNTIME, "%s: mmap failed (%s)", path, strerror(errno));
     }
+    snprintf(g_last_mapped, sizeof g_last_mapped, "%s", path);
     const uint8_t *bytes = f->map;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | bytes[i];

@@ -37,6 +37,10 @@ typedef struct {
 } st_file;
 
 int st_open(st_file *f, const char *path, status_t *st);
+
+/* The path of the file st_open mapped last ("" before any): a SIGBUS
+ * handler names it when the file shrinks under its mapping. */
+const char *st_last_mapped(void);
 void st_close(st_file *f);
 
 /* NULL when absent. */

@@ -12,9 +12,11 @@ usage: scripts/sweep.sh [--batches "1 2 4"] [--contexts "128 896"] [--threads "T
                         [--dtypes "f32"] [--model NAME | --weights PATH] [--out DIR]
                         [--steps N] [--reps R]
 
-Measures the machine once (gpt2-bench machine), then decode tokens/s at every
-point of the grid, one point per gpt2-bench process, and ends with
-gpt2-bench report (summary.md, decode.csv) and scripts/plot (PNG + SVG).
+Measures the machine once (gpt2-bench machine), calibrates the operators once
+per thread count and dtype (gpt2-bench calibrate), then decode tokens/s at every
+point of the grid, one point per gpt2-bench process, each record with the
+roofline bound and the calibrated prediction, and ends with gpt2-bench report
+(summary.md, decode.csv) and scripts/plot (PNG + SVG).
 
   --batches LIST   batch sizes B (default "1 2 4 8 16 32 64")
   --contexts LIST  tokens already in each sequence's KV cache, S (default "128 896")
@@ -31,7 +33,7 @@ gpt2-bench report (summary.md, decode.csv) and scripts/plot (PNG + SVG).
 Lists take spaces or commas: --batches "1 2 4" or --batches 1,2,4.
 
 The folder gets machine.json (machine-t<T>.json for further thread counts),
-decode.jsonl (one JSON record per measured point), decode.csv, skipped.tsv
+calib-t<T>-<dtype>.json (the calibration each decode used), decode.jsonl (one JSON record per measured point), decode.csv, skipped.tsv
 (points refused for memory, with the reason), summary.md and plot/.
 Resuming: rerun with --out DIR (any grid): points already in DIR/decode.jsonl
 are not measured again and DIR/machine.json is reused. Ctrl-C stops cleanly
@@ -41,8 +43,8 @@ count beside the run folders (gpt2-bench machine --results PARENT) and reused
 by later sweeps; run gpt2-bench machine --remeasure --results PARENT to redo them.
 
 Environment: GPT2_BENCH (the binary, default build/gpt2-bench);
-GPT2_SWEEP_QUICK_MACHINE=1 measures the machine with --quick (tests only:
-its figures mean nothing).
+GPT2_SWEEP_QUICK_MACHINE=1 measures the machine and calibrates with --quick
+(tests only: their figures mean nothing).
 EOF
 }
 
@@ -267,6 +269,22 @@ for T in $threads; do
     [ -s "$f" ] || measure_machine "$f" "$T"
 done
 
+# ---- the calibration, once per thread count and dtype --------------------------------------
+
+calib_file() { echo "$out/calib-t$1-$2.json"; } # T dtype
+
+for T in $threads; do
+    for d in $dtypes; do
+        f=$(calib_file "$T" "$d")
+        [ -s "$f" ] && continue
+        say "calibrate: T=$T $d: timing each operator alone (or reusing $cache/calib-<host>-t$T-$d-f32.json) into $f"
+        run_child "$bench" calibrate "${src[@]}" --threads "$T" --dtype "$d" ${quick[@]+"${quick[@]}"} \
+            --results "$cache" --json "$f" >/dev/null
+        [ "$stop" = 1 ] && stopped
+        [ "$rc" = 0 ] || die "$rc" "gpt2-bench calibrate failed (see above); nothing was measured yet"
+    done
+done
+
 # ---- the grid ------------------------------------------------------------------------------
 
 done_list=$("$bench" report --dir "$out" --points 9>&-) || die 1 "cannot read $out/decode.jsonl (see above)"
@@ -361,7 +379,8 @@ for k in "${!todo[@]}"; do
     rm -f "$tmp" "$err"
     t0=$(date +%s%N)
     run_child "$bench" decode "${src[@]}" --batch "$B" --context "$S" --threads "$T" --dtype "$d" \
-        ${extra[@]+"${extra[@]}"} --machine "$(machine_file "$T")" --json "$tmp" --quiet >/dev/null 2>"$err"
+        ${extra[@]+"${extra[@]}"} --machine "$(machine_file "$T")" --calibration "$(calib_file "$T" "$d")" \
+        --json "$tmp" --quiet >/dev/null 2>"$err"
     t1=$(date +%s%N)
     msg=$(sed -e 's/^gpt2-bench: //' "$err" 2>/dev/null | tail -n 1)
     # a whole record (not an interrupted one) is kept even when a signal came
@@ -410,7 +429,7 @@ if [ "$(count_done)" = 0 ]; then
     die 1 "no point could be measured (the reasons are in $out/skipped.tsv): try smaller batches or contexts"
 fi
 "$bench" report --dir "$out" >&2 9>&- || die 1 "gpt2-bench report --dir $out failed (see above); the records are intact"
-plots="plot/throughput.png, plot/roofline.png, plot/efficiency.png (and .svg)"
+plots="plot/throughput.png, plot/roofline.png, plot/efficiency.png, plot/calibrated.png (and .svg)"
 if command -v gnuplot >/dev/null 2>&1; then
     "$here/plot" "$out" >&2 9>&- || die 1 "scripts/plot $out failed (see above); the records and summary are intact"
 else

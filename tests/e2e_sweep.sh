@@ -5,7 +5,9 @@
 # measures nothing again; a sweep stopped with SIGINT, or killed with SIGKILL
 # (and its last line torn), then rerun ends with exactly one record per point;
 # a point that does not fit is recorded as skipped and the sweep goes on;
-# plot writes non-empty PNGs; compare prints the ratio table.
+# plot writes non-empty PNGs; compare prints the ratio table; the sweep
+# calibrates once and every record carries the calibrated prediction, which
+# the summary and the fourth chart show.
 # Run from the repository root; the binaries are in $GPT2_BUILD (default build).
 set -u
 build=${GPT2_BUILD:-build}
@@ -66,6 +68,18 @@ done
 for c in throughput roofline efficiency; do
     check "plot wrote a non-empty $c.png" is_png "$a/plot/$c.png"
 done
+check "the run folder has the calibration it used" test -s "$a/calib-t$T-f32.json"
+check "the calibration was measured once, kept in the results folder" \
+    test "$(find "$tmp/runs" -maxdepth 1 -name 'calib-*-t'"$T"'-f32-f32-quick.json' | wc -l | tr -d ' ')" = 1
+check "every record carries the calibrated prediction and its error" \
+    test "$(grep -c '"predicted_calibrated_tok_s":[0-9].*"prediction_error":' "$a/decode.jsonl")" = 4
+check "every operator entry carries its calibrated time" \
+    test "$(grep -o '"predicted_calibrated_ns":' "$a/decode.jsonl" | wc -l | tr -d ' ')" = 36
+check "summary.md has the calibrated finding, naming an operator" \
+    grep -q '^- \*\*Calibrated prediction\.\*\* Over the 4 points .*the operator that misses most there is [a-z_]*:' "$a/summary.md"
+check "summary.md has the calibrated column and error per point" grep -q '^| 2 | 8 | .* | [-+][0-9.]*% | [a-z_]* [-+][0-9]*% |$' "$a/summary.md"
+check "plot wrote a non-empty calibrated.png (the fourth chart)" is_png "$a/plot/calibrated.png"
+check "the fourth chart has its data" test -s "$a/plot/calibrated.dat"
 check "decode.jsonl has exactly one valid record per point" one_record_per_point "$a" 4
 check "the points are the grid" test "$(points_of "$a" | tr '\n' ';')" = "1 4 $T f32;2 4 $T f32;1 8 $T f32;2 8 $T f32;"
 check "decode.csv has a header and 4 rows" test "$(n_lines "$a/decode.csv")" = 5

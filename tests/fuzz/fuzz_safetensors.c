@@ -10,7 +10,14 @@
 
 #include "../../model/weights.h"
 
-static char g_dir[64], g_st[96];
+static char g_dir[64], g_st[96], g_cfg[96];
+
+/* the folder goes when the fuzzer exits */
+static void cleanup(void) {
+    unlink(g_st);
+    unlink(g_cfg);
+    rmdir(g_dir);
+}
 
 static void write_all(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -23,11 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!g_dir[0]) {
         snprintf(g_dir, sizeof g_dir, "/tmp/fuzz-st-%d", (int)getpid());
         mkdir(g_dir, 0700);
-        char cfg[96];
-        snprintf(cfg, sizeof cfg, "%s/config.json", g_dir);
+        snprintf(g_cfg, sizeof g_cfg, "%s/config.json", g_dir);
         const char *c = "{\"n_layer\": 1, \"n_head\": 2, \"n_embd\": 4, \"n_positions\": 4, \"vocab_size\": 5}";
-        write_all(cfg, c, strlen(c));
+        write_all(g_cfg, c, strlen(c));
         snprintf(g_st, sizeof g_st, "%s/model.safetensors", g_dir);
+        atexit(cleanup);
     }
     write_all(g_st, data, size);
     gpt2_model m;
