@@ -50,6 +50,10 @@ int cmd_generate(int argc, char **argv, FILE *out, status_t *st) {
     if (cli_get(fl, nf, "--threads") && (rc = cli_int(cli_get(fl, nf, "--threads"), "--threads", 1, 1024, &threads, st)))
         return rc;
     threads_init((int)threads);
+    wdtype early;
+    if (cli_get(fl, nf, "--dtype") && wdtype_parse(cli_get(fl, nf, "--dtype"), &early) != 0)
+        return status_fail(st, ST_BAD_INPUT, "--dtype %s: use f32, bf16, f16 or int8", cli_get(fl, nf, "--dtype"));
+    if ((rc = kv_dtype_parse(cli_get(fl, nf, "--kv-dtype"), &early, st))) return rc;
     int *prompt, B, P;
     if ((rc = cli_tokens(cli_get(fl, nf, "--tokens"), &prompt, &B, &P, st))) return rc;
     gpt2_model m;

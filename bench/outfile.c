@@ -1,5 +1,7 @@
 #include "outfile.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -50,6 +52,33 @@ int outfile_check(const char *path, const char *flag, status_t *st) {
     return ST_OK;
 }
 
+/* Removes the temporaries "<name>.tmpXXXXXX" of earlier writers of path that
+ * were killed before they could (SIGKILL, a crash, a signal mid-write):
+ * the next writer of a file tidies up after them. A writer of the same
+ * file at the same moment is a conflict anyway (the last rename wins); it
+ * then reports that its temporary is gone. */
+static void remove_stale_temporaries(const char *path) {
+    char dir[OUTFILE_PATH_MAX];
+    folder_of(path, dir, sizeof dir);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *n = e->d_name;
+        if (strlen(n) != blen + 10 || strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp", 4) != 0) continue;
+        int alnum = 1;
+        for (int i = 0; i < 6; i++) alnum &= isalnum((unsigned char)n[blen + 4 + i]) != 0;
+        char p[OUTFILE_PATH_MAX];
+        struct stat sb;
+        if (alnum && (size_t)snprintf(p, sizeof p, "%s/%s", dir, n) < sizeof p && lstat(p, &sb) == 0 &&
+            S_ISREG(sb.st_mode))
+            unlink(p);
+    }
+    closedir(d);
+}
+
 int outfile_open(outfile *o, const char *path, status_t *st) {
     memset(o, 0, sizeof *o);
     if ((size_t)snprintf(o->path, sizeof o->path, "%s", path) >= sizeof o->path - 16)
@@ -64,6 +93,7 @@ int outfile_open(outfile *o, const char *path, status_t *st) {
                                strerror(errno));
         return ST_OK;
     }
+    remove_stale_temporaries(path);
     snprintf(o->tmp, sizeof o->tmp, "%s.tmpXXXXXX", path);
     int fd = mkstemp(o->tmp);
     if (fd < 0) {

@@ -5,7 +5,9 @@
  * either the old file or the whole new one; the temporary is removed on
  * any failure. Anything else already at the path (a device such as
  * /dev/stdout or /dev/full, a FIFO) is written in place: renaming over it
- * would replace the device with a file. A folder is refused.
+ * would replace the device with a file. A folder is refused. Temporaries
+ * that writers killed mid-write (SIGKILL) left beside the file are removed
+ * by the next writer of it.
  *
  * Failures are one line naming the path: ST_BAD_INPUT when the path cannot
  * be written at all (missing or read-only folder, a folder given as the

@@ -315,7 +315,7 @@ kill_sweep_at_random() { # dir
     while [ ! -s "$tmp/sweep.pid" ] && [ $i -lt 100 ]; do sleep 0.02; i=$((i + 1)); done
     pgid=$(cat "$tmp/sweep.pid")
     rm -f "$tmp/sweep.pid"
-    delay_ms=$((50 + $(rand 2000)))
+    delay_ms=$((30 + $(rand 1300)))
     case $(rand 3) in 0) sig=INT ;; 1) sig=TERM ;; *) sig=KILL ;; esac
     if [ "$(rand 2)" = 0 ]; then target=group; else target=script; fi
     sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"

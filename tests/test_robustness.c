@@ -765,6 +765,41 @@ static void test_resources_device_written_in_place(void **state) {
     free(npy);
 }
 
+/* A writer killed mid-write (SIGKILL, or a signal while report writes)
+ * leaves its temporary; the next writer of the same file removes it, and
+ * nothing else (found by e2e_robustness.sh's random kills). */
+static void test_resources_stale_temporaries(void **state) {
+    (void)state;
+    char *dir = ts_path(g_dir, "stale");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char *npy = ts_path(dir, "l.npy"), *stale = ts_path(dir, "l.npy.tmpAb3xY9"), *other = ts_path(dir, "m.npy.tmpAb3xY9");
+    char *mine = ts_path(dir, "l.npy.tmp-kept"), *jl = ts_path(dir, "decode.jsonl"), *mj = ts_path(dir, "machine.json");
+    char *sstale = ts_path(dir, "summary.md.tmpQQQQQQ");
+    const char *files[] = {stale, other, mine, sstale};
+    for (int i = 0; i < 4; i++) assert_int_equal(ts_write_file(files[i], "half", 4), 0);
+    expect_code(RUN("logits", FIX, "--tokens", "1,2", "--out", npy), ST_OK, NULL, NULL);
+    assert_false(ts_file_exists(stale));
+    assert_true(ts_file_exists(other)); /* another file's */
+    assert_true(ts_file_exists(mine));  /* not the pattern */
+    expect_code(RUN("decode", FIX, "--batch", "1,2", "--context", "4", "--steps", "2", "--reps", "2", "--warmup", "0",
+                    "--machine", g_machine, "--quiet", "--json", jl),
+                ST_OK, NULL, NULL);
+    assert_int_equal(ts_copy_file(g_machine, mj), 0);
+    run_result r = RUN("report", "--dir", dir);
+    if (r.rc) fail_msg("report: exit %d: %s", r.rc, r.st.msg);
+    run_free(&r);
+    assert_false(ts_file_exists(sstale));
+    assert_int_equal(files_named(dir, ".tmp") - 2, 0); /* only the two that are not stale temporaries of these */
+    free(dir);
+    free(npy);
+    free(stale);
+    free(other);
+    free(mine);
+    free(jl);
+    free(mj);
+    free(sstale);
+}
+
 /* ---- readers ---------------------------------------------------------------------------- */
 
 /* A .npy header whose shape overflows, or claims more data than the file
@@ -844,6 +879,7 @@ int main(void) {
         cmocka_unit_test(test_resources_output_not_writable),
         cmocka_unit_test(test_resources_disk_full),
         cmocka_unit_test(test_resources_device_written_in_place),
+        cmocka_unit_test(test_resources_stale_temporaries),
         cmocka_unit_test(test_npy_crafted_shapes),
         cmocka_unit_test(test_results_huge_numbers),
     };
