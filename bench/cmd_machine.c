@@ -52,7 +52,7 @@ static void print_human(const machine_info *m, FILE *out) {
         fprintf(out, "WARNING      other work kept %.2f CPUs busy when this was measured: figures low\n",
                 m->busy_cpus_before);
     fprintf(out, "clock        %8.2f GHz       dependent integer adds, all threads\n", m->clock_ghz);
-    fprintf(out, "read         %8.1f GB/s      sum of a float array, 1 x bytes\n", m->read_gbs);
+    fprintf(out, "read         %8.1f GB/s      sum of three float arrays in turn, 1 x bytes\n", m->read_gbs);
     fprintf(out, "copy         %8.1f GB/s      c = a, 2 x bytes (STREAM; write-allocate not counted)\n", m->copy_gbs);
     fprintf(out, "triad        %8.1f GB/s      a = b + s c, 3 x bytes (STREAM; write-allocate not counted)\n",
             m->triad_gbs);
