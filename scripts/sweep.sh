@@ -288,7 +288,7 @@ done
 # ---- the grid ------------------------------------------------------------------------------
 
 done_list=$("$bench" report --dir "$out" --points 9>&-) || die 1 "cannot read $out/decode.jsonl (see above)"
-todo=()
+pending=()
 total=0
 for T in $threads; do
     for d in $dtypes; do
@@ -301,15 +301,15 @@ $done_list
                 *"
 $B $S $T $d
 "*) ;;
-                *) todo+=("$B $S $T $d") ;;
+                *) pending+=("$B $S $T $d") ;;
                 esac
             done
         done
     done
 done
-already=$((total - ${#todo[@]}))
+already=$((total - ${#pending[@]}))
 if [ "$already" -gt 0 ]; then
-    say "$already of $total points already in $out/decode.jsonl; measuring the other ${#todo[@]}"
+    say "$already of $total points already in $out/decode.jsonl; measuring the other ${#pending[@]}"
 else
     say "measuring $total point(s) into $out"
 fi
@@ -369,9 +369,9 @@ unskip() { # B S T dtype: a point measured after all leaves skipped.tsv
 
 n_skipped=0
 i=$already
-for k in "${!todo[@]}"; do
+for k in "${!pending[@]}"; do
     [ "$stop" = 1 ] && stopped
-    read -r B S T d <<<"${todo[$k]}"
+    read -r B S T d <<<"${pending[$k]}"
     i=$((i + 1))
     tag="[$i/$total] B=$B S=$S T=$T $d"
     tmp="$out/.point.$$.jsonl"
@@ -402,9 +402,9 @@ for k in "${!todo[@]}"; do
         ms=$(((t1 - t0) / 1000000))
         obs="$obs$((B * (S + 128))) $ms
 "
-        left=$(eta "${todo[@]:$((k + 1))}")
+        left=$(eta "${pending[@]:$((k + 1))}")
         line="$tag: $desc, in $(fmt_dur "$ms")"
-        if [ $((k + 1)) -lt "${#todo[@]}" ] && [ "$left" -ge 0 ]; then
+        if [ $((k + 1)) -lt "${#pending[@]}" ] && [ "$left" -ge 0 ]; then
             line="$line; about $(fmt_dur "$left") left"
         fi
         say "$line"

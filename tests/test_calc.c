@@ -52,33 +52,7 @@ static double rel(double a, double b) { return fabs(a - b) / fabs(b); }
 
 /* ---- running the command in-process ----------------------------------------------------- */
 
-typedef struct {
-    int rc;
-    status_t st;
-    char *out;
-} run_result;
-
-static run_result run_argv(char **args) {
-    char *argv[80];
-    int argc = 0;
-    argv[argc++] = "gpt2-bench";
-    while (args[argc - 1] && argc < 79) {
-        argv[argc] = args[argc - 1];
-        argc++;
-    }
-    argv[argc] = NULL;
-    run_result r;
-    memset(&r, 0, sizeof r);
-    size_t len = 0;
-    FILE *f = open_memstream(&r.out, &len);
-    assert_non_null(f);
-    r.rc = bench_main(argc, argv, f, &r.st);
-    assert_int_equal(fclose(f), 0);
-    assert_non_null(r.out);
-    return r;
-}
-
-#define RUN(...) run_argv((char *[]){__VA_ARGS__, NULL})
+#include "test_run.h"
 
 static cJSON *json_of(run_result r) {
     if (r.rc) fail_msg("exit %d: %s", r.rc, r.st.msg);

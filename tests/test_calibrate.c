@@ -86,33 +86,7 @@ static int group_teardown(void **state) {
     return 0;
 }
 
-typedef struct {
-    int rc;
-    status_t st;
-    char *out;
-} run_result;
-
-static run_result run_argv(char **args) {
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = "gpt2-bench";
-    while (args[argc - 1] && argc < 63) {
-        argv[argc] = args[argc - 1];
-        argc++;
-    }
-    argv[argc] = NULL;
-    run_result r;
-    memset(&r, 0, sizeof r);
-    size_t len = 0;
-    FILE *f = open_memstream(&r.out, &len);
-    assert_non_null(f);
-    r.rc = bench_main(argc, argv, f, &r.st);
-    assert_int_equal(fclose(f), 0);
-    assert_non_null(r.out);
-    return r;
-}
-
-#define RUN(...) run_argv((char *[]){__VA_ARGS__, NULL})
+#include "test_run.h"
 
 static void expect_refused(run_result r, int code, const char *n1, const char *n2) {
     if (r.rc != code) fail_msg("exit %d, expected %d (message: %s)", r.rc, code, r.st.msg);

@@ -34,35 +34,7 @@ static int group_teardown(void **state) {
     return 0;
 }
 
-typedef struct {
-    int rc;
-    status_t st;
-    char *out; /* everything written to the output stream */
-} run_result;
-
-/* bench_main over a NULL-terminated argument list (without argv[0]). */
-static run_result run_argv(char **args) {
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = "gpt2-bench";
-    while (args[argc - 1] && argc < 63) {
-        argv[argc] = args[argc - 1];
-        argc++;
-    }
-    argv[argc] = NULL;
-    run_result r;
-    memset(&r, 0, sizeof r);
-    size_t len = 0;
-    FILE *f = open_memstream(&r.out, &len);
-    assert_non_null(f);
-    r.rc = bench_main(argc, argv, f, &r.st);
-    assert_int_equal(fclose(f), 0);
-    assert_non_null(r.out);
-    if (r.rc) print_message("  exit %d: %s\n", r.rc, r.st.msg);
-    return r;
-}
-
-#define RUN(...) run_argv((char *[]){__VA_ARGS__, NULL})
+#include "test_run.h"
 
 /* Refused with `code` and a message holding the needles. */
 static void expect_refused(run_result r, int code, const char *n1, const char *n2) {

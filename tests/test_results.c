@@ -149,33 +149,7 @@ static char *make_sweep_dir(const char *name, int torn) {
 
 /* ---- running gpt2-bench in-process --------------------------------------------------------- */
 
-typedef struct {
-    int rc;
-    status_t st;
-    char *out;
-} run_result;
-
-static run_result run_argv(char **args) {
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = "gpt2-bench";
-    while (args[argc - 1] && argc < 31) {
-        argv[argc] = args[argc - 1];
-        argc++;
-    }
-    argv[argc] = NULL;
-    run_result r;
-    memset(&r, 0, sizeof r);
-    size_t len = 0;
-    FILE *f = open_memstream(&r.out, &len);
-    assert_non_null(f);
-    r.rc = bench_main(argc, argv, f, &r.st);
-    assert_int_equal(fclose(f), 0);
-    assert_non_null(r.out);
-    return r;
-}
-
-#define RUN(...) run_argv((char *[]){__VA_ARGS__, NULL})
+#include "test_run.h"
 
 static void expect_ok(run_result r) {
     if (r.rc) fail_msg("exit %d: %s", r.rc, r.st.msg);
