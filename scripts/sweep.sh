@@ -428,10 +428,18 @@ say "grid done: $measured_now measured now, $already measured before, $n_skipped
 if [ "$(count_done)" = 0 ]; then
     die 1 "no point could be measured (the reasons are in $out/skipped.tsv): try smaller batches or contexts"
 fi
-"$bench" report --dir "$out" >&2 9>&- || die 1 "gpt2-bench report --dir $out failed (see above); the records are intact"
+# a signal during report or plot ends the sweep as interrupted (the records
+# are whole; a rerun writes the report), not as a failure
+"$bench" report --dir "$out" >&2 9>&- || {
+    [ "$stop" = 1 ] && stopped
+    die 1 "gpt2-bench report --dir $out failed (see above); the records are intact"
+}
 plots="plot/throughput.png, plot/roofline.png, plot/efficiency.png, plot/calibrated.png (and .svg)"
 if command -v gnuplot >/dev/null 2>&1; then
-    "$here/plot" "$out" >&2 9>&- || die 1 "scripts/plot $out failed (see above); the records and summary are intact"
+    "$here/plot" "$out" >&2 9>&- || {
+        [ "$stop" = 1 ] && stopped
+        die 1 "scripts/plot $out failed (see above); the records and summary are intact"
+    }
 else
     say "gnuplot is not installed, so no plots: sudo apt-get install gnuplot-nox, then scripts/plot $out"
     plots="no plots (gnuplot missing)"
