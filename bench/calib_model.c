@@ -417,15 +417,7 @@ int calib_save(const calibration *cal, const char *path, status_t *st) {
 const char *calib_default_path(char *buf, size_t len, const char *results_dir, const char *host, int threads,
                                const char *dtype, const char *kv_dtype, int quick) {
     char h[256];
-    size_t i = 0;
-    for (; host && host[i] && i < sizeof h - 1; i++) {
-        char ch = host[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-                 ch == '_' || ch == '-';
-        h[i] = ok ? ch : '_';
-    }
-    h[i] = '\0';
-    if (!h[0] || strcmp(h, ".") == 0 || strcmp(h, "..") == 0) snprintf(h, sizeof h, "unknown");
+    machine_host_token(h, sizeof h, host);
     snprintf(buf, len, "%s/calib-%s-t%d-%s-%s%s.json", results_dir && *results_dir ? results_dir : ".", h, threads,
              dtype, kv_dtype, quick ? "-quick" : "");
     return buf;

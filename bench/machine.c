@@ -1241,18 +1241,23 @@ int machine_from_json(machine_info *m, const cJSON *j, status_t *st) {
 
 /* ------------------------------------------------------------- files */
 
-const char *machine_default_path(char *buf, size_t len, const char *results_dir, const char *host, int threads,
-                                 int quick) {
-    char h[256];
+const char *machine_host_token(char *h, size_t len, const char *host) {
     size_t i = 0;
-    for (; host && host[i] && i < sizeof h - 1; i++) {
+    for (; host && host[i] && i + 1 < len; i++) {
         char ch = host[i];
         int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
                  ch == '_' || ch == '-';
         h[i] = ok ? ch : '_';
     }
     h[i] = '\0';
-    if (!h[0] || strcmp(h, ".") == 0 || strcmp(h, "..") == 0) snprintf(h, sizeof h, "unknown");
+    if (!h[0] || strcmp(h, ".") == 0 || strcmp(h, "..") == 0) snprintf(h, len, "unknown");
+    return h;
+}
+
+const char *machine_default_path(char *buf, size_t len, const char *results_dir, const char *host, int threads,
+                                 int quick) {
+    char h[256];
+    machine_host_token(h, sizeof h, host);
     snprintf(buf, len, "%s/machine-%s-t%d%s.json", results_dir && *results_dir ? results_dir : ".", h, threads,
              quick ? "-quick" : "");
     return buf;

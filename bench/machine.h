@@ -120,6 +120,11 @@ int machine_from_json(machine_info *m, const cJSON *j, status_t *st);
 /* The results file for (host, threads): DIR/machine-<host>-t<T>.json, or
  * ...-t<T>-quick.json for quick measurements (host: characters other than
  * [A-Za-z0-9._-] become '_'). Returns buf. */
+/* host as a file-name part: characters other than [A-Za-z0-9._-] become
+ * '_'; empty, "." or ".." become "unknown". Writes at most len bytes into
+ * buf and returns it. */
+const char *machine_host_token(char *buf, size_t len, const char *host);
+
 const char *machine_default_path(char *buf, size_t len, const char *results_dir, const char *host, int threads,
                                  int quick);
 
