@@ -86,6 +86,8 @@ typedef struct {
     double step_overhead_ns;   /* per step, beyond the operators */
     double measure_s;
     double busy_cpus_before;   /* CPUs other work kept busy just before measuring (-1 unknown) */
+    double probe_read_gbs;     /* the read bandwidth of the calibration's minute: mean of the probes
+                                * (probe.h) before and after measuring; 0 = not measured (older files) */
     char path[1024];           /* not saved: the file it was read from or written to */
 } calibration;
 

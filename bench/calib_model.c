@@ -200,6 +200,7 @@ cJSON *calib_to_json(const calibration *cal) {
     cJSON_AddNumberToObject(o, "step_overhead_ns", cal->step_overhead_ns);
     cJSON_AddNumberToObject(o, "measure_s", cal->measure_s);
     cJSON_AddNumberToObject(o, "busy_cpus_before", cal->busy_cpus_before);
+    cJSON_AddNumberToObject(o, "probe_read_gbs", cal->probe_read_gbs);
     cJSON_AddStringToObject(o, "method",
                             "lower quartile of 7 samples, ns per call; gemm: linear_lw, weights cold unless weights_resident; attention: one "
                             "layer, KV cold unless weights_resident, gbs = kv_bytes / (ns - fixed_ns); elementwise: "
@@ -363,6 +364,8 @@ int calib_from_json(calibration *cal, const cJSON *j, status_t *st) {
     cal->measure_s = rd_num(&r, j, "measure_s", 0, 1e9);
     const cJSON *busy = cJSON_GetObjectItemCaseSensitive(j, "busy_cpus_before"); /* optional */
     cal->busy_cpus_before = cJSON_IsNumber(busy) && isfinite(busy->valuedouble) ? busy->valuedouble : -1;
+    const cJSON *probe = cJSON_GetObjectItemCaseSensitive(j, "probe_read_gbs"); /* optional: older files lack it */
+    if (probe) cal->probe_read_gbs = rd_num(&r, j, "probe_read_gbs", 0, 1e6);
     if (!r.rc) {
         wdtype dt;
         if (wdtype_parse(cal->dtype, &dt) != 0 || strcmp(wdtype_name(dt), cal->dtype) != 0)

@@ -14,6 +14,7 @@
 #include "../kernels/kernels.h"
 #include "../model/kvcache.h"
 #include "calib.h"
+#include "probe.h"
 #include "context.h"
 #include "decode_run.h"
 
@@ -453,6 +454,11 @@ int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvd
     if (cal->busy_cpus_before >= 0.25)
         say(progress, "warning: other work keeps %.2f CPUs busy: the timings will be high and noisy; calibrate again "
             "when the machine is idle (--remeasure)", cal->busy_cpus_before);
+    /* the read bandwidth of this minute, before and after (probe.h) */
+    bw_probe probe;
+    status_t pst = {0}; /* no probe (memory): the calibration goes on without one */
+    int have_probe = probe_init(&probe, probe_bytes_for(quick ? 4.0 * 1048576 : 0), &pst) == ST_OK;
+    double probe_before = have_probe ? probe_read_gbs(&probe, quick ? 3 : 7) : -1;
     say(progress, "%s, %s weights, %s KV, %d threads, kernel %s; weights %s (%.1f MiB against an LLC of %.0f MiB)",
         c->name, cal->dtype, cal->kv_dtype, cal->threads, cal->kernel,
         cal->weights_resident ? "fit in the LLC: measured warm" : "cold: cycled through copies", weights / 1048576,
@@ -545,6 +551,15 @@ int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvd
     if (!rc) {
         rc = measure_overhead(wdt, kvdt, quick, &cal->step_overhead_ns, st);
         if (!rc) say(progress, "per-step overhead beyond the operators: %.1f us", cal->step_overhead_ns * 1e-3);
+    }
+    if (have_probe) {
+        double probe_after = rc ? -1 : probe_read_gbs(&probe, quick ? 3 : 7);
+        if (probe_before > 0 && probe_after > 0) {
+            cal->probe_read_gbs = (probe_before + probe_after) / 2;
+            say(progress, "read bandwidth of this minute (probe): %.1f GB/s before, %.1f GB/s after", probe_before,
+                probe_after);
+        }
+        probe_free(&probe);
     }
     cal->measure_s = (now_ns() - t_start) * 1e-9;
     if (rc) return rc;

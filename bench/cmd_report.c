@@ -464,6 +464,49 @@ static int write_calibrated_plot(const report_data *d, status_t *st) {
     return rc;
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_of(double *x, int n) {
+    qsort(x, (size_t)n, sizeof *x, cmp_dbl);
+    return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+}
+
+static int n_probed(const report_data *d) {
+    int n = 0;
+    for (int i = 0; i < d->rs.n; i++) n += d->rs.p[i].has_probe;
+    return n;
+}
+
+/* The bandwidth the machine gave during the sweep (the probes around each
+ * point) against the machine file's, and the efficiency against each. */
+static void sentence_probe(FILE *f, const report_data *d) {
+    int n = 0;
+    double *bw = malloc(sizeof(double) * (size_t)d->rs.n), *ep = malloc(sizeof(double) * (size_t)d->rs.n),
+           *em = malloc(sizeof(double) * (size_t)d->rs.n);
+    if (!bw || !ep || !em) {
+        free(bw), free(ep), free(em);
+        return;
+    }
+    for (int i = 0; i < d->rs.n; i++) {
+        const result_point *p = &d->rs.p[i];
+        if (!p->has_probe) continue;
+        bw[n] = p->probe_read_gbs, ep[n] = p->efficiency_probe, em[n] = p->efficiency;
+        n++;
+    }
+    double bmed = median_of(bw, n), emed = median_of(ep, n), mmed = median_of(em, n);
+    fprintf(f, "The read bandwidth probed just before and after each of the %d point%s ranged %.1f-%.1f GB/s "
+               "(median %.1f) against the machine file's %.1f GB/s: this host's bandwidth moves while a sweep runs. "
+               "Against the probe of its own minute, efficiency lies between %.2f and %.2f (median %.2f); against "
+               "the machine file, between %.2f and %.2f (median %.2f). Both are in every record "
+               "(efficiency_probe, efficiency).",
+            n, n == 1 ? "" : "s", bw[0], bw[n - 1], bmed, d->m.read_gbs, ep[0], ep[n - 1], emed, em[0], em[n - 1],
+            mmed);
+    free(bw), free(ep), free(em);
+}
+
 static void sentence_calibrated(FILE *f, const report_data *d) {
     int n = 0, within = 0;
     double lo = 1e30, hi = -1e30;
@@ -689,6 +732,11 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
         sentence_scaling(f, d, gi);
         fputc('\n', f);
     }
+    if (n_probed(d) > 0) {
+        fputs("\n- **Bandwidth during the sweep.** ", f);
+        sentence_probe(f, d);
+        fputc('\n', f);
+    }
     const int show_cal = n_calibrated(d) > 0;
     if (show_cal) {
         fputs("\n- **Calibrated prediction.** ", f);
@@ -718,10 +766,13 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
     fputs("\n## Every point\n\n", f);
     int show_tg = d->ng > 1;
     fputs(show_tg ? "| B | S | T | dtype " : "| B | S ", f);
+    const int show_probe = n_probed(d) > 0;
     fputs("| tok/s | min-max tok/s | predicted tok/s | bound | efficiency | MBU | MFU | GB/s | GFLOP/s | note |", f);
+    if (show_probe) fputs(" probed GB/s | efficiency (probe) |", f);
     fputs(show_cal ? " calibrated tok/s | error | largest operator miss |\n" : "\n", f);
     fputs(show_tg ? "|--:|--:|--:|---" : "|--:|--:", f);
     fputs("|--:|--:|--:|---|--:|--:|--:|--:|--:|---|", f);
+    if (show_probe) fputs("--:|--:|", f);
     fputs(show_cal ? "--:|--:|---|\n" : "\n", f);
     for (int i = 0; i < d->rs.n; i++) {
         const result_point *p = &d->rs.p[i];
@@ -732,6 +783,10 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
                 p->efficiency, p->mbu, p->mfu, p->achieved_gbs, p->achieved_gflops,
                 p->llc_resident ? "fits in LLC" : "", p->llc_resident && p->cv > 0.05 ? "; " : "",
                 p->cv > 0.05 ? "noisy (cv > 5%)" : "");
+        if (show_probe && p->has_probe)
+            fprintf(f, " %.1f | %.2f |", p->probe_read_gbs, p->efficiency_probe);
+        else if (show_probe)
+            fputs(" | |", f);
         int wo = show_cal && p->has_calibrated ? results_worst_calibrated_operator(p) : -1;
         if (show_cal && p->has_calibrated && wo >= 0)
             fprintf(f, " %.1f | %+.1f%% | %s %+.0f%% |", p->calibrated_tok_s, 100 * p->prediction_error,

@@ -142,6 +142,11 @@ int machine_load(machine_info *m, const char *path, status_t *st);
  * file in the same folder, flushed and fsync'd, then renamed over path. */
 int machine_write_atomic(const char *path, const char *text, status_t *st);
 
+/* The sum of x[0..n) by the read kernel of the widest vector unit here
+ * (the STREAM read test's own loop); x 64-byte aligned. For probes that
+ * must read memory exactly as the read figure does (probe.h). */
+double machine_read_sum(const float *x, size_t n);
+
 /* Cores hwloc counts (the default thread count). */
 int machine_default_threads(void);
 

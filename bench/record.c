@@ -33,6 +33,14 @@ void record_compute(const record_input *in, record_figures *f) {
         f->op_ns[op] = f->op_frac[op] * r->ns.median; /* scaled to the median step */
         roofline_decode_op_cost(c, B, S, in->q_bytes, in->qkv_bytes, (gpt2_op)op, &f->op_bytes[op], &f->op_flops[op]);
     }
+    const record_probe *pr = in->probe;
+    if (pr && pr->before_gbs > 0 && pr->after_gbs > 0) {
+        f->probe_ok = 1;
+        f->probe_gbs = (pr->before_gbs + pr->after_gbs) / 2;
+        roof_ceilings now = {f->probe_gbs, mc->peak_gflops};
+        roofline_predict(&f->cost, B, &now, &f->probe_pred);
+        f->efficiency_probe = f->tok_s / f->probe_pred.tok_s;
+    }
     if (in->calib && calib_predict(in->calib, c, B, S, in->q_bytes, in->qkv_bytes, &f->cal) == 0 && f->cal.tok_s > 0) {
         f->cal_ok = 1;
         for (int op = 0; op < OP_COUNT; op++) f->cal_op_ns[op] = calib_op_share_ns(&f->cal, op);
@@ -126,6 +134,17 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
         cJSON_AddBoolToObject(cj, "quick", cal->quick);
         cJSON_AddBoolToObject(cj, "shapes_interpolated", f->cal.shapes_interpolated);
         cJSON_AddBoolToObject(cj, "dtype_scaled", f->cal.dtype_scaled);
+        cJSON_AddNumberToObject(cj, "probe_read_gbs", cal->probe_read_gbs);
+    }
+    if (f->probe_ok) {
+        cJSON *pj = cJSON_AddObjectToObject(o, "probe");
+        cJSON_AddNumberToObject(pj, "read_gbs_before", in->probe->before_gbs);
+        cJSON_AddNumberToObject(pj, "read_gbs_after", in->probe->after_gbs);
+        cJSON_AddNumberToObject(pj, "read_gbs", f->probe_gbs);
+        cJSON_AddNumberToObject(pj, "bytes", in->probe->bytes);
+        cJSON_AddNumberToObject(pj, "predicted_tok_s", f->probe_pred.tok_s);
+        cJSON_AddStringToObject(pj, "bound", f->probe_pred.compute_bound ? "compute" : "memory");
+        cJSON_AddNumberToObject(o, "efficiency_probe", f->efficiency_probe);
     }
     cJSON_AddNumberToObject(o, "cache_fill_s", r->fill_s);
     cJSON_AddNumberToObject(o, "pack_s", in->model->pack_s);
@@ -176,9 +195,18 @@ void record_table_row(FILE *out, const record_input *in, const record_figures *f
             r->req.context, f->tok_s, r->ns.cv, f->step_s * 1e3, f->achieved_gbs, f->achieved_gflops, f->mbu, f->mfu,
             f->pred.tok_s, f->pred.compute_bound ? "compute" : "memory", f->efficiency,
             f->llc_resident ? "  (fits in LLC)" : "");
-    if (f->cal_ok)
-        fprintf(out, "            calibrated prediction %.1f tok/s (%.3f ms/step); measured / calibrated - 1 = %+.1f%%\n",
+    if (f->probe_ok)
+        fprintf(out, "            read bandwidth of this minute (probe) %.1f GB/s before, %.1f after (machine file %.1f): "
+                "roofline at it %.1f tok/s, efficiency %.2f\n",
+                in->probe->before_gbs, in->probe->after_gbs, in->machine->read_gbs, f->probe_pred.tok_s,
+                f->efficiency_probe);
+    if (f->cal_ok) {
+        fprintf(out, "            calibrated prediction %.1f tok/s (%.3f ms/step); measured / calibrated - 1 = %+.1f%%",
                 f->cal.tok_s, f->cal.step_ns * 1e-6, 100 * f->prediction_error);
+        if (f->probe_ok && in->calib->probe_read_gbs > 0)
+            fprintf(out, " (calibrated at %.1f GB/s of probed read bandwidth)", in->calib->probe_read_gbs);
+        fputc('\n', out);
+    }
 }
 
 void record_table_operators(FILE *out, const record_input *in, const record_figures *f) {

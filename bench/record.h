@@ -17,8 +17,16 @@ typedef struct {
     double read_gbs, copy_gbs, triad_gbs;
     double peak_gflops, sgemm_gflops, spec_gflops;
     double llc_bytes;   /* measured last-level cache, bytes */
+    double read_set_bytes; /* bytes the read test sums per pass (its 3 arrays); 0: unknown */
     char source[1100];  /* the machine file the figures come from */
 } record_machine;
+
+/* The read bandwidth of the point's minute (probe.h): probes just before
+ * and just after it. */
+typedef struct {
+    double before_gbs, after_gbs; /* median of a few passes each; <= 0: failed */
+    double bytes;                 /* probe buffer */
+} record_probe;
 
 typedef struct {
     const gpt2_model *model;
@@ -31,6 +39,7 @@ typedef struct {
     const decode_result *res;
     const cJSON *context;         /* what it ran on (context_json), copied into the record as "system"; may be NULL */
     const calibration *calib;     /* NULL: no calibrated prediction in the record */
+    const record_probe *probe;    /* NULL: not probed */
 } record_input;
 
 /* Derived figures, computed once and shared by the three outputs. */
@@ -42,6 +51,12 @@ typedef struct {
     int llc_resident;
     double op_ns[OP_COUNT], op_frac[OP_COUNT], op_bytes[OP_COUNT], op_flops[OP_COUNT];
     /* the calibrated prediction (calib.h), when cal_ok */
+    /* the probe of the minute, when probe_ok: the roofline again with its
+     * bandwidth (and the machine file's FMA peak) */
+    int probe_ok;
+    double probe_gbs;             /* mean of before and after */
+    roof_prediction probe_pred;
+    double efficiency_probe;      /* tok_s / probe_pred.tok_s */
     int cal_ok;
     calib_prediction cal;
     double cal_op_ns[OP_COUNT];   /* each operator with its share of the step overhead */

@@ -44,6 +44,9 @@ typedef struct {
     int has_calibrated;         /* the record carries the calibrated prediction (gpt2-bench calibrate) */
     double calibrated_tok_s;    /* predicted_calibrated_tok_s */
     double prediction_error;    /* measured / calibrated - 1 */
+    int has_probe;              /* the record carries the probe of its minute (probe.read_gbs) */
+    double probe_read_gbs;      /* read bandwidth probed around the point */
+    double efficiency_probe;    /* tok/s / the roofline at the probed bandwidth */
     int n_ops;                  /* 0 when the record has no per-operator split */
     result_op ops[RESULT_OPS_MAX];
 } result_point;

@@ -72,7 +72,8 @@ static int group_setup(void **state) {
     g_cal_other = made_up_calibration("some-other-host", 2);
     g_machine = ts_path(g_dir, "machine.json");
     const char *m = "{\"read_gbs\": 20.0, \"copy_gbs\": 15.0, \"triad_gbs\": 16.0, \"peak_gflops\": 100.0,"
-                    " \"sgemm_gflops\": 80.0, \"spec_gflops\": 120.0, \"llc_bytes_measured\": 33554432}";
+                    " \"sgemm_gflops\": 80.0, \"spec_gflops\": 120.0, \"llc_bytes_measured\": 33554432,"
+                    " \"stream_array_bytes\": 1048576}";
     return ts_write_file(g_machine, m, strlen(m));
 }
 
@@ -219,6 +220,21 @@ static void test_bad_calibration_files(void **state) {
     assert_int_equal(calib_load(&cal, bad, &st), ST_BAD_INPUT);
     assert_non_null(strstr(st.msg, "\"m\""));
     assert_null(strchr(st.msg, '\n'));
+    /* probe_read_gbs: optional (older files: 0), a number when present */
+    free(text);
+    text = ts_read_file(g_cal, NULL);
+    assert_int_equal(calib_load(&cal, g_cal, &st), 0);
+    assert_true(cal.probe_read_gbs == 0);
+    char *with = malloc(strlen(text) + 64);
+    sprintf(with, "{\"probe_read_gbs\": 12.5, %s", text + 1);
+    assert_int_equal(ts_write_file(bad, with, strlen(with)), 0);
+    assert_int_equal(calib_load(&cal, bad, &st), 0);
+    assert_true(cal.probe_read_gbs == 12.5);
+    sprintf(with, "{\"probe_read_gbs\": \"fast\", %s", text + 1);
+    assert_int_equal(ts_write_file(bad, with, strlen(with)), 0);
+    assert_int_equal(calib_load(&cal, bad, &st), ST_BAD_INPUT);
+    assert_non_null(strstr(st.msg, "probe_read_gbs"));
+    free(with);
     assert_int_equal(ts_write_file(bad, "{\"kind\":\"decode\"}", 17), 0);
     assert_int_equal(calib_load(&cal, bad, &st), ST_BAD_INPUT);
     assert_non_null(strstr(st.msg, "not a calibration"));
@@ -349,6 +365,7 @@ static void test_calibrate_quick(void **state) {
     assert_int_equal(cal.n_embd, 64);
     assert_true(cal.n_attn >= 2);
     assert_true(cal.n_rows >= 2);
+    assert_true(cal.probe_read_gbs > 0); /* the bandwidth of its minute */
     char path[1400];
     calib_default_path(path, sizeof path, dir, g_host, 2, "f32", "f32", 1);
     assert_true(ts_file_exists(path));

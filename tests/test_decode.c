@@ -24,7 +24,8 @@ static int setup(void **state) {
     g_machine = ts_path(g_dir, "machine.json");
     /* made-up ceilings: the test checks the arithmetic, not this machine */
     const char *m = "{\"read_gbs\": 20.0, \"copy_gbs\": 15.0, \"triad_gbs\": 16.0, \"peak_gflops\": 100.0,"
-                    " \"sgemm_gflops\": 80.0, \"spec_gflops\": 120.0, \"llc_bytes_measured\": 1048576}";
+                    " \"sgemm_gflops\": 80.0, \"spec_gflops\": 120.0, \"llc_bytes_measured\": 1048576,"
+                    " \"stream_array_bytes\": 1048576}";
     return ts_write_file(g_machine, m, strlen(m));
 }
 
@@ -133,6 +134,14 @@ static void test_decode_record_and_tokens(void **state) {
     }
     assert_true(fabs(frac - 1) < 1e-9);
     assert_true(number(field(o, "machine"), "read_gbs") == 20.0);
+    /* the probe of the minute: 3 x the made-up 1 MiB stream arrays, before
+     * and after, and the roofline again at its bandwidth */
+    const cJSON *probe = field(o, "probe");
+    assert_true(number(probe, "bytes") == 3 * 1048576.0);
+    assert_true(number(probe, "read_gbs_before") > 0 && number(probe, "read_gbs_after") > 0);
+    assert_true(fabs(number(probe, "read_gbs") - (number(probe, "read_gbs_before") + number(probe, "read_gbs_after")) / 2) <
+                1e-9 * number(probe, "read_gbs"));
+    assert_true(fabs(number(o, "efficiency_probe") - number(o, "tok_s") / number(probe, "predicted_tok_s")) < 1e-9);
     /* greedy tokens == argmax of the logits command over prompt + outputs */
     const cJSON *prompt = field(o, "prompt_tokens"), *ins = field(o, "input_tokens"),
                 *outs = field(o, "output_tokens");
@@ -177,6 +186,36 @@ static void test_decode_record_and_tokens(void **state) {
     free(npy);
     cJSON_Delete(o);
     free(jsonl);
+}
+
+/* --probe 0: no probe object and no efficiency_probe; --probe MIB sizes it */
+static void test_decode_probe_flag(void **state) {
+    (void)state;
+    const char *none[] = {"decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4", "--steps", "2",
+                          "--reps", "1", "--warmup", "0", "--machine", g_machine, "--probe", "0", "--json", "-",
+                          "--quiet", NULL};
+    const char *two[] = {"decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4", "--steps", "2",
+                         "--reps", "1", "--warmup", "0", "--machine", g_machine, "--probe", "2", "--json", "-",
+                         "--quiet", NULL};
+    status_t st;
+    char *text = NULL;
+    assert_int_equal(run(none, &text, &st), 0);
+    cJSON *o = cJSON_Parse(text);
+    assert_non_null(o);
+    assert_null(cJSON_GetObjectItemCaseSensitive(o, "probe"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(o, "efficiency_probe"));
+    cJSON_Delete(o);
+    free(text);
+    assert_int_equal(run(two, &text, &st), 0);
+    o = cJSON_Parse(text);
+    assert_non_null(o);
+    assert_true(number(field(o, "probe"), "bytes") == 2 * 1048576.0);
+    cJSON_Delete(o);
+    free(text);
+    const char *bad[] = {"decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4",
+                         "--machine", g_machine, "--probe", "-1", NULL};
+    assert_int_equal(run(bad, NULL, &st), 2);
+    assert_non_null(strstr(st.msg, "--probe"));
 }
 
 static void test_decode_human_and_csv(void **state) {
@@ -249,6 +288,7 @@ static void test_predict_json(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_record_and_tokens),
+        cmocka_unit_test(test_decode_probe_flag),
         cmocka_unit_test(test_decode_human_and_csv),
         cmocka_unit_test(test_decode_refusals),
         cmocka_unit_test(test_predict_json),

@@ -18,6 +18,7 @@
 
 #include "../bench/context.h"
 #include "../bench/machine.h"
+#include "../bench/probe.h"
 #include "../kernels/kernels.h"
 #include "../kernels/pin.h"
 
@@ -449,6 +450,29 @@ static void test_cmd_refuses_bad_flags(void **state) {
     free(text);
 }
 
+/* The probe: sizes, a positive reading, and a void one (-1) when the
+ * buffer does not hold what was written; machine_read_sum sums exactly. */
+static void test_probe(void **state) {
+    (void)state;
+    assert_int_equal(probe_bytes_for(3.0 * 4194304), 3 * 4194304);
+    assert_int_equal(probe_bytes_for(0), 384u << 20);
+    assert_int_equal(probe_bytes_for(-1), 384u << 20);
+    assert_int_equal(probe_bytes_for(100), 65536);
+    bw_probe p;
+    status_t st = {0};
+    assert_int_equal(probe_init(&p, 2u << 20, &st), 0);
+    assert_int_equal(p.n, (2u << 20) / 4);
+    assert_true(machine_read_sum(p.buf, p.n) == (double)p.n);
+    assert_true(machine_read_sum(p.buf + 16, 77) == 77.0); /* one 64-float block and a tail */
+    double gbs = probe_read_gbs(&p, 3);
+    assert_true(gbs > 0 && isfinite(gbs));
+    p.buf[p.n / 2] = 2.0f;
+    assert_true(probe_read_gbs(&p, 3) == -1);
+    assert_true(probe_read_gbs(&p, 0) == -1);
+    probe_free(&p);
+    assert_null(p.buf);
+}
+
 static void test_default_path(void **state) {
     (void)state;
     char buf[256];
@@ -490,6 +514,7 @@ int main(void) {
         cmocka_unit_test(test_load_refuses_missing_and_garbage),
         cmocka_unit_test(test_cmd_json_stdout),
         cmocka_unit_test(test_cmd_refuses_bad_flags),
+        cmocka_unit_test(test_probe),
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_pin_describes),
         cmocka_unit_test(test_context_json),

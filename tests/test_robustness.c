@@ -59,7 +59,8 @@ static int group_setup(void **state) {
     if (!g_dir) return -1;
     g_machine = ts_path(g_dir, "machine.json");
     const char *m = "{\"read_gbs\": 20.0, \"copy_gbs\": 15.0, \"triad_gbs\": 16.0, \"peak_gflops\": 100.0,"
-                    " \"sgemm_gflops\": 80.0, \"spec_gflops\": 120.0, \"llc_bytes_measured\": 1048576}";
+                    " \"sgemm_gflops\": 80.0, \"spec_gflops\": 120.0, \"llc_bytes_measured\": 1048576,"
+                    " \"stream_array_bytes\": 1048576}";
     if (ts_write_file(g_machine, m, strlen(m))) return -1;
     g_config = ts_read_file(TS_FIXTURE_CONFIG, NULL);
     if (!g_config) return -1;
