@@ -37,7 +37,7 @@
 #define CALIB_ROWS_MAX 8
 
 /* One decode GEMM shape: y: (M, n) = x: (M, k) @ W, W packed in the
- * calibration's dtype; ns[i]: time of one call at m[i] rows (lower quartile
+ * calibration's dtype; ns[i]: time of one call at m[i] rows (median
  * of the samples, calibrate.c). */
 typedef struct {
     char name[16];  /* qkv, attn_proj, fc, fc_proj, lm_head */

@@ -202,7 +202,7 @@ cJSON *calib_to_json(const calibration *cal) {
     cJSON_AddNumberToObject(o, "busy_cpus_before", cal->busy_cpus_before);
     cJSON_AddNumberToObject(o, "probe_read_gbs", cal->probe_read_gbs);
     cJSON_AddStringToObject(o, "method",
-                            "lower quartile of 7 samples, ns per call; gemm: linear_lw, weights cold unless weights_resident; attention: one "
+                            "median of 7 samples, ns per call; gemm: linear_lw, weights cold unless weights_resident; attention: one "
                             "layer, KV cold unless weights_resident, gbs = kv_bytes / (ns - fixed_ns); elementwise: "
                             "warm activations, kv_append to cold lines; step_overhead_ns: 1-layer tiny model step "
                             "minus its operators (docs/method.md, Calibrated prediction)");
