@@ -6,21 +6,46 @@
 #include "gemm_packed.h"
 #include "kernels.h"
 
+/* Sum of x[0..n) in 16 independent lanes (the compiler keeps them in
+ * vector registers), so a row is not one chain of dependent adds; the
+ * order of the additions is fixed, so the result does not depend on the
+ * batch or the thread. */
+#define LN_LANES 16
+static inline float sum_lanes(const float *x, int n) {
+    float s[LN_LANES] = {0};
+    int i = 0;
+    for (; i + LN_LANES <= n; i += LN_LANES)
+        for (int j = 0; j < LN_LANES; j++) s[j] += x[i + j];
+    float t = 0.0f;
+    for (; i < n; i++) t += x[i];
+    for (int j = 0; j < LN_LANES; j++) t += s[j];
+    return t;
+}
+
+static inline float sumsq_lanes(const float *x, int n, float mean) {
+    float s[LN_LANES] = {0};
+    int i = 0;
+    for (; i + LN_LANES <= n; i += LN_LANES)
+        for (int j = 0; j < LN_LANES; j++) {
+            const float c = x[i + j] - mean;
+            s[j] += c * c;
+        }
+    float t = 0.0f;
+    for (; i < n; i++) t += (x[i] - mean) * (x[i] - mean);
+    for (int j = 0; j < LN_LANES; j++) t += s[j];
+    return t;
+}
+
+/* out, x: (M, d); w, b: (d). Rows split over the threads once there are
+ * enough of them to pay for a parallel region (about 16 rows of 768). */
 void layernorm_f32(float *out, const float *x, const float *w, const float *b, int M, int d, float eps) {
-#pragma omp parallel for schedule(static) if ((size_t)M * d > 65536)
+#pragma omp parallel for schedule(static) if ((size_t)M * d >= 12288)
     for (int m = 0; m < M; m++) {
         const float *r = x + (size_t)m * d;
         float *o = out + (size_t)m * d;
-        float mean = 0.0f;
-        for (int i = 0; i < d; i++) mean += r[i];
-        mean /= (float)d;
-        float var = 0.0f;
-        for (int i = 0; i < d; i++) {
-            float c = r[i] - mean;
-            var += c * c;
-        }
-        var /= (float)d;
-        float inv = 1.0f / sqrtf(var + eps);
+        const float mean = sum_lanes(r, d) / (float)d;
+        const float var = sumsq_lanes(r, d, mean) / (float)d;
+        const float inv = 1.0f / sqrtf(var + eps);
         for (int i = 0; i < d; i++) o[i] = (r[i] - mean) * inv * w[i] + b[i];
     }
 }
