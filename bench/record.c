@@ -32,6 +32,8 @@ void record_compute(const record_input *in, record_figures *f) {
         f->op_frac[op] = prof_total > 0 ? r->prof.ns[op] / prof_total : 0;
         f->op_ns[op] = f->op_frac[op] * r->ns.median; /* scaled to the median step */
         roofline_decode_op_cost(c, B, S, in->q_bytes, in->qkv_bytes, (gpt2_op)op, &f->op_bytes[op], &f->op_flops[op]);
+        double tm = f->op_bytes[op] / (mc->read_gbs * 1e9), tc = f->op_flops[op] / (mc->peak_gflops * 1e9);
+        f->serial_step_s += tm > tc ? tm : tc;
     }
     const record_probe *pr = in->probe;
     if (pr && pr->before_gbs > 0 && pr->after_gbs > 0) {
@@ -116,6 +118,8 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
     cJSON_AddNumberToObject(o, "predicted_compute_s", f->pred.t_compute_s);
     cJSON_AddStringToObject(o, "bound", f->pred.compute_bound ? "compute" : "memory");
     cJSON_AddNumberToObject(o, "efficiency", f->efficiency);
+    cJSON_AddNumberToObject(o, "predicted_serial_step_s", f->serial_step_s);
+    cJSON_AddNumberToObject(o, "efficiency_serial", f->serial_step_s / f->step_s);
     cJSON_AddBoolToObject(o, "llc_resident", f->llc_resident);
     if (f->cal_ok) {
         const calibration *cal = in->calib;

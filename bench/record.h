@@ -49,6 +49,7 @@ typedef struct {
     double step_s, tok_s, tok_s_min, tok_s_max;
     double achieved_gbs, achieved_gflops, mbu, mfu, efficiency;
     int llc_resident;
+    double serial_step_s;         /* each operator at its own roof, one after another */
     double op_ns[OP_COUNT], op_frac[OP_COUNT], op_bytes[OP_COUNT], op_flops[OP_COUNT];
     /* the calibrated prediction (calib.h), when cal_ok */
     /* the probe of the minute, when probe_ok: the roofline again with its

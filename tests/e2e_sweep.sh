@@ -84,6 +84,10 @@ check "decode.jsonl has exactly one valid record per point" one_record_per_point
 check "the points are the grid" test "$(points_of "$a" | tr '\n' ';')" = "1 4 $T f32;2 4 $T f32;1 8 $T f32;2 8 $T f32;"
 check "decode.csv has a header and 4 rows" test "$(n_lines "$a/decode.csv")" = 5
 check "summary.md has the table rows" grep -q "^| 2 | 8 | " "$a/summary.md"
+check "summary.md says the bandwidth probed during the sweep" \
+    grep -q '^- \*\*Bandwidth during the sweep\.\*\* The read bandwidth probed just before and after each of the 4 points' "$a/summary.md"
+check "every record carries its probe and serial roof" \
+    sh -c "[ \$(grep -c '\"efficiency_probe\"' '$a/decode.jsonl') = 4 ] && [ \$(grep -c '\"efficiency_serial\"' '$a/decode.jsonl') = 4 ]"
 check "summary.md has the three findings" test "$(grep -c '^- \*\*\(Where decode turns compute-bound\|Largest gap to the roof\|Throughput against batch\)\.\*\* [A-Z]' "$a/summary.md")" = 3
 check "a progress line per point, with tok/s, efficiency and time left" \
     test "$(grep -c '^sweep: \[[1-4]/4\] B=[12] S=[48] .*tok/s.*efficiency' "$tmp/err")" = 4

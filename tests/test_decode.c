@@ -115,6 +115,9 @@ static void test_decode_record_and_tokens(void **state) {
     assert_true(fabs(number(o, "mbu") - number(o, "bytes_per_step") / step_s / 20e9) < 1e-6);
     assert_true(fabs(number(o, "mfu") - number(o, "flops_per_step") / step_s / 100e9) < 1e-6);
     assert_true(fabs(number(o, "efficiency") - number(o, "tok_s") / number(o, "predicted_tok_s")) < 1e-9);
+    /* the serial roof: each operator at its own roof, one after another; never below the whole-step roof */
+    assert_true(number(o, "predicted_serial_step_s") >= number(o, "predicted_step_s") * (1 - 1e-9));
+    assert_true(fabs(number(o, "efficiency_serial") - number(o, "predicted_serial_step_s") / step_s) < 1e-9);
     const char *bound = field(o, "bound")->valuestring;
     assert_true(strcmp(bound, "memory") == 0 || strcmp(bound, "compute") == 0);
     assert_true(cJSON_IsBool(field(o, "llc_resident")));

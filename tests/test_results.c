@@ -461,6 +461,13 @@ static void test_report_writes_summary(void **state) {
     expect_contains(md, "Largest gap to the roof");
     expect_contains(md, "B=8, S=896");
     expect_contains(md, "attention");
+    /* the operators' own roofs sum to 0.42 of every step (0.28 + 0.05 + 0.09);
+     * at B=8, S=896 the whole-step roof is 0.3 of it: 1.40x */
+    expect_contains(md, "The operators against their own roofs");
+    expect_contains(md, "efficiency lies between 0.42 (B=");
+    expect_contains(md, "largest at B=8, S=896, where the operators at their own roofs take 1.40x");
+    expect_contains(md, "is overlap the whole-step roof assumes");
+    assert_null(strstr(md, "Bandwidth during the sweep")); /* no record carries a probe */
     expect_contains(md, "Throughput against batch");
     expect_contains(md, "shortest context (S=128)");
     expect_contains(md, "longest context (S=896)");
