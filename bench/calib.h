@@ -35,6 +35,7 @@
 #define CALIB_M_MAX 16
 #define CALIB_ATTN_MAX 16
 #define CALIB_ROWS_MAX 8
+#define CALIB_ROUNDS 3 /* every table measured this many times, a few seconds apart; the median kept */
 
 /* One decode GEMM shape: y: (M, n) = x: (M, k) @ W, W packed in the
  * calibration's dtype; ns[i]: time of one call at m[i] rows (median
@@ -86,8 +87,9 @@ typedef struct {
     double step_overhead_ns;   /* per step, beyond the operators */
     double measure_s;
     double busy_cpus_before;   /* CPUs other work kept busy just before measuring (-1 unknown) */
-    double probe_read_gbs;     /* the read bandwidth of the calibration's minute: mean of the probes
-                                * (probe.h) before and after measuring; 0 = not measured (older files) */
+    double probe_read_gbs;     /* the read bandwidth while calibrating: mean of the probes (probe.h)
+                                * before and after each round; 0 = not measured (older files) */
+    int rounds;                /* rounds whose median each figure is (CALIB_ROUNDS; 1 for --quick; 0: older files) */
     char path[1024];           /* not saved: the file it was read from or written to */
 } calibration;
 

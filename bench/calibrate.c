@@ -419,8 +419,9 @@ static int cmp_plan(const void *a, const void *b) {
     return p->x < q->x ? -1 : p->x > q->x;
 }
 
-int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, FILE *progress,
-                  status_t *st) {
+/* One round: every table once. */
+static int measure_round(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, FILE *progress,
+                         status_t *st) {
     memset(cal, 0, sizeof *cal);
     double t_start = now_ns();
     cal->schema_version = CALIB_SCHEMA_VERSION;
@@ -571,8 +572,74 @@ int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvd
     for (int t = 0; t < 6; t++)
         for (int k = 0; k < cal->n_rows; k++)
             if (!(tabs[t][k] > 0)) tabs[t][k] = 1;
-    say(progress, "done in %.1f s", cal->measure_s);
     return ST_OK;
+}
+
+static double median_dbl(double *x, int n) {
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+}
+
+/* Every number of a table: the median over the rounds, into r[0]. */
+#define MEDIAN_OF_ROUNDS(FIELD)                                               \
+    {                                                                         \
+        double v_[CALIB_ROUNDS];                                              \
+        for (int k_ = 0; k_ < n; k_++) v_[k_] = r[k_].FIELD;                  \
+        r[0].FIELD = median_dbl(v_, n);                                       \
+    }
+
+static int same_tables(const calibration *a, const calibration *b) {
+    if (a->n_gemm != b->n_gemm || a->n_attn != b->n_attn || a->n_rows != b->n_rows) return 0;
+    for (int i = 0; i < a->n_gemm; i++)
+        if (a->gemm[i].nm != b->gemm[i].nm) return 0;
+    for (int i = 0; i < a->n_attn; i++)
+        if (a->attn[i].kv_bytes != b->attn[i].kv_bytes) return 0;
+    return 1;
+}
+
+int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, FILE *progress,
+                  status_t *st) {
+    const int rounds = quick ? 1 : CALIB_ROUNDS;
+    calibration *r = calloc((size_t)rounds, sizeof *r);
+    if (!r) return status_fail(st, ST_RUNTIME, "calibrate: out of memory");
+    double t0 = now_ns(), probe_sum = 0;
+    int n = 0, n_probe = 0, rc = ST_OK;
+    for (; n < rounds && !rc; n++) {
+        if (rounds > 1) say(progress, "round %d of %d", n + 1, rounds);
+        rc = measure_round(&r[n], c, wdt, kvdt, quick, progress, st);
+        if (!rc && n > 0 && !same_tables(&r[0], &r[n]))
+            rc = status_fail(st, ST_RUNTIME, "calibrate: round %d measured other tables than round 1 (memory changed "
+                             "while measuring?): calibrate again", n + 1);
+        if (!rc && r[n].probe_read_gbs > 0) probe_sum += r[n].probe_read_gbs, n_probe++;
+    }
+    if (!rc) {
+        for (int i = 0; i < r[0].n_gemm; i++)
+            for (int k = 0; k < r[0].gemm[i].nm; k++) MEDIAN_OF_ROUNDS(gemm[i].ns[k])
+        MEDIAN_OF_ROUNDS(attn_fixed_ns)
+        for (int i = 0; i < r[0].n_attn; i++) {
+            MEDIAN_OF_ROUNDS(attn[i].ns)
+            calib_attn *a = &r[0].attn[i];
+            double rest = a->ns - r[0].attn_fixed_ns;
+            if (rest < 0.05 * a->ns) rest = 0.05 * a->ns;
+            a->gbs = a->kv_bytes / rest;
+        }
+        for (int k = 0; k < r[0].n_rows; k++) {
+            MEDIAN_OF_ROUNDS(layernorm_ns[k])
+            MEDIAN_OF_ROUNDS(gelu_ns[k])
+            MEDIAN_OF_ROUNDS(add_ns[k])
+            MEDIAN_OF_ROUNDS(embed_ns[k])
+            MEDIAN_OF_ROUNDS(kv_append_ns[k])
+            MEDIAN_OF_ROUNDS(argmax_ns[k])
+        }
+        MEDIAN_OF_ROUNDS(step_overhead_ns)
+        r[0].probe_read_gbs = n_probe ? probe_sum / n_probe : 0;
+        r[0].rounds = n;
+        r[0].measure_s = (now_ns() - t0) * 1e-9;
+        *cal = r[0];
+        say(progress, "done in %.1f s%s", cal->measure_s, rounds > 1 ? " (each figure: the median of the rounds)" : "");
+    }
+    free(r);
+    return rc;
 }
 
 /* ---- files and reuse ----------------------------------------------------------------------- */

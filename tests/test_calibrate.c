@@ -366,6 +366,7 @@ static void test_calibrate_quick(void **state) {
     assert_true(cal.n_attn >= 2);
     assert_true(cal.n_rows >= 2);
     assert_true(cal.probe_read_gbs > 0); /* the bandwidth of its minute */
+    assert_int_equal(cal.rounds, 1);     /* --quick: one round */
     char path[1400];
     calib_default_path(path, sizeof path, dir, g_host, 2, "f32", "f32", 1);
     assert_true(ts_file_exists(path));
