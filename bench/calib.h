@@ -36,6 +36,7 @@
 #define CALIB_ATTN_MAX 16
 #define CALIB_ROWS_MAX 8
 #define CALIB_ROUNDS 3 /* every table measured this many times, a few seconds apart; the median kept */
+#define CALIB_ROUNDS_MAX 16
 
 /* One decode GEMM shape: y: (M, n) = x: (M, k) @ W, W packed in the
  * calibration's dtype; ns[i]: time of one call at m[i] rows (median
@@ -152,6 +153,13 @@ int calib_check_use(const calibration *cal, const char *who, int threads, const 
  * small sets (well under 2 s; figures not meaningful). */
 int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, FILE *progress,
                   status_t *st);
+
+/* Combines n rounds of the same tables (r[0..n-1], as calib_measure makes
+ * them) into r[0]: every time the median over the rounds, the attention
+ * bandwidths recomputed from them, probe_read_gbs the mean of the rounds'
+ * probes, rounds = n. -1 (r untouched) when n is out of 1..CALIB_ROUNDS_MAX
+ * or the rounds' tables differ in shape. */
+int calib_median_of_rounds(calibration *r, int n);
 
 /* The results file for this host, threads and dtypes when present and valid
  * for model shape c (same host, threads, shape; a quick file serves only a

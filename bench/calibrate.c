@@ -583,7 +583,7 @@ static double median_dbl(double *x, int n) {
 /* Every number of a table: the median over the rounds, into r[0]. */
 #define MEDIAN_OF_ROUNDS(FIELD)                                               \
     {                                                                         \
-        double v_[CALIB_ROUNDS];                                              \
+        double v_[CALIB_ROUNDS_MAX];                                          \
         for (int k_ = 0; k_ < n; k_++) v_[k_] = r[k_].FIELD;                  \
         r[0].FIELD = median_dbl(v_, n);                                       \
     }
@@ -591,10 +591,44 @@ static double median_dbl(double *x, int n) {
 static int same_tables(const calibration *a, const calibration *b) {
     if (a->n_gemm != b->n_gemm || a->n_attn != b->n_attn || a->n_rows != b->n_rows) return 0;
     for (int i = 0; i < a->n_gemm; i++)
-        if (a->gemm[i].nm != b->gemm[i].nm) return 0;
+        if (a->gemm[i].nm != b->gemm[i].nm || memcmp(a->gemm[i].m, b->gemm[i].m, sizeof a->gemm[i].m) != 0) return 0;
     for (int i = 0; i < a->n_attn; i++)
         if (a->attn[i].kv_bytes != b->attn[i].kv_bytes) return 0;
+    for (int k = 0; k < a->n_rows; k++)
+        if (a->rows[k] != b->rows[k]) return 0;
     return 1;
+}
+
+int calib_median_of_rounds(calibration *r, int n) {
+    if (n < 1 || n > CALIB_ROUNDS_MAX) return -1;
+    for (int k = 1; k < n; k++)
+        if (!same_tables(&r[0], &r[k])) return -1;
+    double probe_sum = 0;
+    int n_probe = 0;
+    for (int k = 0; k < n; k++)
+        if (r[k].probe_read_gbs > 0) probe_sum += r[k].probe_read_gbs, n_probe++;
+    for (int i = 0; i < r[0].n_gemm; i++)
+        for (int k = 0; k < r[0].gemm[i].nm; k++) MEDIAN_OF_ROUNDS(gemm[i].ns[k])
+    MEDIAN_OF_ROUNDS(attn_fixed_ns)
+    for (int i = 0; i < r[0].n_attn; i++) {
+        MEDIAN_OF_ROUNDS(attn[i].ns)
+        calib_attn *a = &r[0].attn[i];
+        double rest = a->ns - r[0].attn_fixed_ns;
+        if (rest < 0.05 * a->ns) rest = 0.05 * a->ns; /* as calib_measure: the fixed point itself, or noise */
+        a->gbs = a->kv_bytes / rest;
+    }
+    for (int k = 0; k < r[0].n_rows; k++) {
+        MEDIAN_OF_ROUNDS(layernorm_ns[k])
+        MEDIAN_OF_ROUNDS(gelu_ns[k])
+        MEDIAN_OF_ROUNDS(add_ns[k])
+        MEDIAN_OF_ROUNDS(embed_ns[k])
+        MEDIAN_OF_ROUNDS(kv_append_ns[k])
+        MEDIAN_OF_ROUNDS(argmax_ns[k])
+    }
+    MEDIAN_OF_ROUNDS(step_overhead_ns)
+    r[0].probe_read_gbs = n_probe ? probe_sum / n_probe : 0;
+    r[0].rounds = n;
+    return 0;
 }
 
 int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, FILE *progress,
@@ -602,38 +636,16 @@ int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvd
     const int rounds = quick ? 1 : CALIB_ROUNDS;
     calibration *r = calloc((size_t)rounds, sizeof *r);
     if (!r) return status_fail(st, ST_RUNTIME, "calibrate: out of memory");
-    double t0 = now_ns(), probe_sum = 0;
-    int n = 0, n_probe = 0, rc = ST_OK;
+    double t0 = now_ns();
+    int n = 0, rc = ST_OK;
     for (; n < rounds && !rc; n++) {
         if (rounds > 1) say(progress, "round %d of %d", n + 1, rounds);
         rc = measure_round(&r[n], c, wdt, kvdt, quick, progress, st);
-        if (!rc && n > 0 && !same_tables(&r[0], &r[n]))
-            rc = status_fail(st, ST_RUNTIME, "calibrate: round %d measured other tables than round 1 (memory changed "
-                             "while measuring?): calibrate again", n + 1);
-        if (!rc && r[n].probe_read_gbs > 0) probe_sum += r[n].probe_read_gbs, n_probe++;
     }
+    if (!rc && calib_median_of_rounds(r, n) != 0)
+        rc = status_fail(st, ST_RUNTIME, "calibrate: the rounds measured different tables (memory changed while "
+                         "measuring?): calibrate again");
     if (!rc) {
-        for (int i = 0; i < r[0].n_gemm; i++)
-            for (int k = 0; k < r[0].gemm[i].nm; k++) MEDIAN_OF_ROUNDS(gemm[i].ns[k])
-        MEDIAN_OF_ROUNDS(attn_fixed_ns)
-        for (int i = 0; i < r[0].n_attn; i++) {
-            MEDIAN_OF_ROUNDS(attn[i].ns)
-            calib_attn *a = &r[0].attn[i];
-            double rest = a->ns - r[0].attn_fixed_ns;
-            if (rest < 0.05 * a->ns) rest = 0.05 * a->ns;
-            a->gbs = a->kv_bytes / rest;
-        }
-        for (int k = 0; k < r[0].n_rows; k++) {
-            MEDIAN_OF_ROUNDS(layernorm_ns[k])
-            MEDIAN_OF_ROUNDS(gelu_ns[k])
-            MEDIAN_OF_ROUNDS(add_ns[k])
-            MEDIAN_OF_ROUNDS(embed_ns[k])
-            MEDIAN_OF_ROUNDS(kv_append_ns[k])
-            MEDIAN_OF_ROUNDS(argmax_ns[k])
-        }
-        MEDIAN_OF_ROUNDS(step_overhead_ns)
-        r[0].probe_read_gbs = n_probe ? probe_sum / n_probe : 0;
-        r[0].rounds = n;
         r[0].measure_s = (now_ns() - t0) * 1e-9;
         *cal = r[0];
         say(progress, "done in %.1f s%s", cal->measure_s, rounds > 1 ? " (each figure: the median of the rounds)" : "");

@@ -206,6 +206,47 @@ static void test_hand_computed_other_shapes(void **state) {
     assert_false(p.dtype_scaled);
 }
 
+/* Rounds combine into the median of each figure (hand-computed), the
+ * attention bandwidths follow from the median times, the probes average
+ * over the rounds that have one; rounds of other shapes are refused. */
+static void test_median_of_rounds(void **state) {
+    (void)state;
+    calibration r[3];
+    status_t st = {0};
+    for (int k = 0; k < 3; k++) assert_int_equal(calib_load(&r[k], g_cal, &st), 0);
+    const double qkv1[3] = {1000, 3000, 2000}, fixed[3] = {500, 700, 600}, att1[3] = {10740, 20000, 5000},
+                 ln4[3] = {250, 100, 900}, over[3] = {1000, 1100, 900}, probe[3] = {10, 0, 20};
+    for (int k = 0; k < 3; k++) {
+        r[k].gemm[0].ns[0] = qkv1[k];
+        r[k].attn_fixed_ns = fixed[k];
+        r[k].attn[1].ns = att1[k];
+        r[k].layernorm_ns[1] = ln4[k];
+        r[k].step_overhead_ns = over[k];
+        r[k].probe_read_gbs = probe[k];
+    }
+    calibration keep = r[1];
+    assert_int_equal(calib_median_of_rounds(r, 3), 0);
+    assert_true(r[0].gemm[0].ns[0] == 2000);
+    assert_true(r[0].gemm[0].ns[1] == 4000); /* the same in every round */
+    assert_true(r[0].attn_fixed_ns == 600);
+    assert_true(r[0].attn[1].ns == 10740);
+    assert_true(fabs(r[0].attn[1].gbs - 102400.0 / (10740 - 600)) < 1e-12);
+    assert_true(r[0].layernorm_ns[1] == 250);
+    assert_true(r[0].step_overhead_ns == 1000);
+    assert_true(r[0].probe_read_gbs == 15); /* (10 + 20) / 2: the round without a probe left out */
+    assert_int_equal(r[0].rounds, 3);
+    /* one round: itself */
+    r[0] = keep;
+    assert_int_equal(calib_median_of_rounds(r, 1), 0);
+    assert_true(r[0].gemm[0].ns[0] == 3000 && r[0].rounds == 1);
+    /* tables of another shape, or no rounds: refused, untouched */
+    r[0] = keep;
+    r[2].n_rows = 1;
+    assert_int_equal(calib_median_of_rounds(r, 3), -1);
+    assert_true(r[0].gemm[0].ns[0] == 3000);
+    assert_int_equal(calib_median_of_rounds(r, 0), -1);
+}
+
 static void test_bad_calibration_files(void **state) {
     (void)state;
     calibration cal;
@@ -406,6 +447,7 @@ int main(void) {
         cmocka_unit_test(test_hand_computed_step),
         cmocka_unit_test(test_hand_computed_extrapolation),
         cmocka_unit_test(test_hand_computed_other_shapes),
+        cmocka_unit_test(test_median_of_rounds),
         cmocka_unit_test(test_bad_calibration_files),
         cmocka_unit_test(test_forecast_matches_record),
         cmocka_unit_test(test_other_host_refused),
