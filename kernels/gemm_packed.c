@@ -100,10 +100,19 @@ static void panel_portable(float *y, int ldy, const float *x, int K, const float
 #endif
 #define MC_MAX 120 /* rows of x per chunk at most (a multiple of MR) */
 
-/* Balanced blocks: M = 8 gives 4 + 4, M = 13 gives 5 + 4 + 4. */
+/* Blocks of MR rows first, the rest last (M = 8: 6 + 2, M = 16: 6 + 6 + 4),
+ * unless that leaves a single row, latency-bound on two accumulators: then
+ * balanced (M = 13: 5 + 4 + 4). Against balanced blocks everywhere (4 + 4,
+ * 6 + 5 + 5), decode S = 128, 5 interleaved rounds: B = 8 x1.079, B = 16
+ * x1.034, B = 32 x1.018, B = 64 x1.001: the 12-accumulator block hides the
+ * FMA latency that a 4-row block's 8 chains only just cover. */
 static inline int block_count(int M) { return (M + MR - 1) / MR; }
 static inline int block_rows(int M, int nblk, int blk, int *m0) {
-    int base = M / nblk, extra = M % nblk;
+    if (M % MR != 1) { /* full blocks of MR rows first, the rest last */
+        *m0 = blk * MR;
+        return M - *m0 < MR ? M - *m0 : MR;
+    }
+    int base = M / nblk, extra = M % nblk; /* balanced: no block of a single row */
     *m0 = blk * base + (blk < extra ? blk : extra);
     return base + (blk < extra);
 }
