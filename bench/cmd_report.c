@@ -545,6 +545,22 @@ static void sentence_probe(FILE *f, const report_data *d) {
     free(bw), free(ep), free(em);
 }
 
+/* The bandwidth the calibration ran at against the points' (both probed):
+ * a forecast cannot be closer than the machine holds still. */
+static void sentence_calibration_minute(FILE *f, const report_data *d) {
+    double cal = 0, lo = 1e30, hi = 0;
+    for (int i = 0; i < d->rs.n; i++) {
+        const result_point *p = &d->rs.p[i];
+        if (!p->has_calibrated || !p->has_probe || !(p->calib_probe_read_gbs > 0)) continue;
+        cal = p->calib_probe_read_gbs;
+        lo = fmin(lo, p->probe_read_gbs), hi = fmax(hi, p->probe_read_gbs);
+    }
+    if (cal > 0)
+        fprintf(f, " The calibration ran at %.1f GB/s of probed read bandwidth, the points at %.1f-%.1f GB/s: "
+                   "operators bound by memory move with that difference, which the forecast cannot know.",
+                cal, lo, hi);
+}
+
 static void sentence_calibrated(FILE *f, const report_data *d) {
     int n = 0, within = 0;
     double lo = 1e30, hi = -1e30;
@@ -590,6 +606,7 @@ static void sentence_calibrated(FILE *f, const report_data *d) {
     if (fabs(step_miss) > 0 && (op->time_ns - op->predicted_calibrated_ns) * step_miss > 0)
         fprintf(f, ", %.0f%% of the step's miss", 100 * (op->time_ns - op->predicted_calibrated_ns) / step_miss);
     fputs(").", f);
+    sentence_calibration_minute(f, d);
 }
 
 /* ---- summary.md ------------------------------------------------------------------------------- */

@@ -150,6 +150,8 @@ int results_parse_point(const char *line, result_point *p, char *why, size_t why
         p->calibrated_tok_s = opt_num(o, "predicted_calibrated_tok_s", 0);
         p->has_calibrated = p->calibrated_tok_s > 0;
         p->prediction_error = p->has_calibrated ? opt_num(o, "prediction_error", p->tok_s / p->calibrated_tok_s - 1) : 0;
+        const cJSON *calj = cJSON_GetObjectItemCaseSensitive(o, "calibration");
+        p->calib_probe_read_gbs = cJSON_IsObject(calj) ? opt_num(calj, "probe_read_gbs", 0) : 0;
         const cJSON *probe = cJSON_GetObjectItemCaseSensitive(o, "probe");
         p->probe_read_gbs = cJSON_IsObject(probe) ? opt_num(probe, "read_gbs", 0) : 0;
         p->efficiency_probe = opt_num(o, "efficiency_probe", 0);

@@ -86,6 +86,8 @@ check "decode.csv has a header and 4 rows" test "$(n_lines "$a/decode.csv")" = 5
 check "summary.md has the table rows" grep -q "^| 2 | 8 | " "$a/summary.md"
 check "summary.md says the bandwidth probed during the sweep" \
     grep -q '^- \*\*Bandwidth during the sweep\.\*\* The read bandwidth probed just before and after each of the 4 points' "$a/summary.md"
+check "summary.md says the bandwidth the calibration ran at" \
+    grep -q 'The calibration ran at [0-9.]* GB/s of probed read bandwidth, the points at [0-9.]*-[0-9.]* GB/s' "$a/summary.md"
 check "every record carries its probe and serial roof" \
     sh -c "[ \$(grep -c '\"efficiency_probe\"' '$a/decode.jsonl') = 4 ] && [ \$(grep -c '\"efficiency_serial\"' '$a/decode.jsonl') = 4 ]"
 check "summary.md has the three findings" test "$(grep -c '^- \*\*\(Where decode turns compute-bound\|Largest gap to the roof\|Throughput against batch\)\.\*\* [A-Z]' "$a/summary.md")" = 3
