@@ -141,6 +141,13 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
         (GET("--seed") && (rc = cli_int(GET("--seed"), "--seed", 0, 2147483647L, &seed, st))) ||
         (GET("--probe") && (rc = cli_int(GET("--probe"), "--probe", 0, 1 << 16, &probe_mib, st))))
         return rc;
+    if (probe_mib > 0) {
+        uint64_t avail = mem_available_bytes();
+        if (avail && ((uint64_t)probe_mib << 20) > avail / 2)
+            return status_fail(st, ST_BAD_INPUT,
+                               "decode: --probe %ld MiB is more than half the memory available (%.1f GiB): "
+                               "use a smaller probe, or --probe 0 for none", probe_mib, avail / 1073741824.0);
+    }
     grid g = {0};
     long ncores = machine_default_threads(); /* one per core, as `machine` measures by default */
     if ((rc = cli_list(GET("--batch"), "--batch", 1, 1 << 16, &g.batches, &g.nb, st)) ||

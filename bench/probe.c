@@ -33,6 +33,10 @@ int probe_init(bw_probe *p, size_t bytes, status_t *st) {
     memset(p, 0, sizeof *p);
     p->n = bytes / sizeof(float) / 1024 * 1024;
     p->threads = omp_get_max_threads();
+    uint64_t avail = mem_available_bytes();
+    if (avail && (uint64_t)p->n * sizeof(float) > avail / 2)
+        return status_fail(st, ST_RUNTIME, "probe: a %.0f MiB buffer is more than half the memory available",
+                           bytes / 1048576.0);
     p->buf = big_alloc(p->n * sizeof(float));
     if (!p->buf) return status_fail(st, ST_RUNTIME, "probe: out of memory for a %.0f MiB buffer", bytes / 1048576.0);
     float *buf = p->buf;

@@ -219,6 +219,12 @@ static void test_decode_probe_flag(void **state) {
                          "--machine", g_machine, "--probe", "-1", NULL};
     assert_int_equal(run(bad, NULL, &st), 2);
     assert_non_null(strstr(st.msg, "--probe"));
+    const char *huge[] = {"decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4",
+                          "--machine", g_machine, "--probe", "65536", NULL};
+    if (mem_available_bytes() && mem_available_bytes() / 2 < (65536ull << 20)) {
+        assert_int_equal(run(huge, NULL, &st), 2);
+        assert_non_null(strstr(st.msg, "more than half the memory available"));
+    }
 }
 
 static void test_decode_human_and_csv(void **state) {
