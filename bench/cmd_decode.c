@@ -24,7 +24,7 @@ static const char *USAGE =
     "         [--kv-dtype f32|f16|bf16]\n"
     "         [--prefill synthetic|real] [--json FILE|-] [--csv FILE] [--machine FILE]\n"
     "         [--results DIR] [--remeasure] [--no-pack] [--seed N] [--quiet]\n"
-    "         [--calibration FILE | --calibrate] [--force] [--probe MIB]\n"
+    "         [--calibration FILE | --calibrate] [--force] [--probe MIB] [--pass K]\n"
     "  B, S and T take lists: 1,2,4 or ranges 1-64*2 (multiply) or 1-8+1 (add)\n"
     "  --steps N     timed steps per repetition (default 16); --reps R (default 5);\n"
     "                --warmup W steps first (default 4); S + W + N must fit in n_ctx\n"
@@ -38,6 +38,7 @@ static const char *USAGE =
     "                host, thread count or dtype\n"
     "  --probe MIB   read-bandwidth probe before and after each point, over MIB MiB (default:\n"
     "                the machine file's read-test set, 3 x its stream arrays; 0: no probe)\n"
+    "  --pass K      written into the record as \"pass\" (scripts/sweep.sh --passes; default 1)\n"
     "  --no-pack     OpenBLAS on the stored weights instead of the packed decode kernel\n"
     "  --json FILE   append one JSON object per point ('-': stdout); --csv FILE appends rows\n";
 
@@ -103,7 +104,7 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
                      {"--dtype", 1, 0},   {"--kv-dtype", 1, 0}, {"--prefill", 1, 0}, {"--json", 1, 0},
                      {"--csv", 1, 0},     {"--machine", 1, 0},  {"--results", 1, 0}, {"--remeasure", 0, 0},
                      {"--no-pack", 0, 0}, {"--seed", 1, 0},     {"--quiet", 0, 0},   {"--help", 0, 0},
-                     {"--calibration", 1, 0}, {"--calibrate", 0, 0}, {"--force", 0, 0}, {"--probe", 1, 0}};
+                     {"--calibration", 1, 0}, {"--calibrate", 0, 0}, {"--force", 0, 0}, {"--probe", 1, 0}, {"--pass", 1, 0}};
     const int nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(argc, argv, 1, fl, nf, "decode", st);
     if (rc) return rc;
@@ -134,12 +135,13 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
         return status_fail(st, ST_BAD_INPUT, "decode: --prefill '%s': use synthetic or real", prefill);
     if (!GET("--batch") || !GET("--context"))
         return status_fail(st, ST_BAD_INPUT, "decode: --batch B and --context S are required (see --help)");
-    long steps = 16, reps = 5, warmup = 4, seed = 1, probe_mib = -1;
+    long steps = 16, reps = 5, warmup = 4, seed = 1, probe_mib = -1, pass = 1;
     if ((GET("--steps") && (rc = cli_int(GET("--steps"), "--steps", 1, 1 << 20, &steps, st))) ||
         (GET("--reps") && (rc = cli_int(GET("--reps"), "--reps", 1, 100000, &reps, st))) ||
         (GET("--warmup") && (rc = cli_int(GET("--warmup"), "--warmup", 0, 1 << 20, &warmup, st))) ||
         (GET("--seed") && (rc = cli_int(GET("--seed"), "--seed", 0, 2147483647L, &seed, st))) ||
-        (GET("--probe") && (rc = cli_int(GET("--probe"), "--probe", 0, 1 << 16, &probe_mib, st))))
+        (GET("--probe") && (rc = cli_int(GET("--probe"), "--probe", 0, 1 << 16, &probe_mib, st))) ||
+        (GET("--pass") && (rc = cli_int(GET("--pass"), "--pass", 1, 1000, &pass, st))))
         return rc;
     if (probe_mib > 0) {
         uint64_t avail = mem_available_bytes();
@@ -242,7 +244,7 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
                 if (have_probe) pr.after_gbs = probe_read_gbs(&probe, 7);
                 record_input in = {&m, dtype, kv_dtype, (double)wdtype_bytes(wdt), (double)wdtype_bytes(kvdt), T, pin_desc,
                                    m.packed ? gemm_path_name(gemm_path_current()) : "openblas", &mc, &res,
-                                   context, have_cal ? &cal : NULL, have_probe ? &pr : NULL};
+                                   context, have_cal ? &cal : NULL, have_probe ? &pr : NULL, (int)pass};
                 rc = emit(&in, json, csv, quiet, out, &header_done, st);
                 decode_result_free(&res);
             }

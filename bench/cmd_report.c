@@ -26,11 +26,12 @@
 #include "results.h"
 
 static const char *USAGE =
-    "usage: gpt2-bench report --dir DIR [--points | --machine-threads | --compare DIR2 [--plot-dir PD]]\n"
+    "usage: gpt2-bench report --dir DIR [--points | --point-passes | --machine-threads | --compare DIR2 [--plot-dir PD]]\n"
     "       gpt2-bench report --describe FILE\n"
     "  --dir DIR          a sweep folder: reads machine.json, decode.jsonl and skipped.tsv; writes\n"
     "                     summary.md, decode.csv and plot/*.dat + plot/meta.gp for scripts/plot\n"
     "  --points           only print one line \"B S T dtype\" per valid measured point\n"
+    "  --point-passes     only print one line \"B S T dtype pass\" per pass of each point (sweep --passes)\n"
     "  --machine-threads  only print the thread count of DIR/machine.json\n"
     "  --describe FILE    one line per valid record of a decode JSONL file: tok/s, efficiency\n"
     "  --compare DIR2     ratio table (DIR2 / DIR) per point measured in both; with --plot-dir PD\n"
@@ -743,9 +744,17 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
         n_skip_open += !measured;
     }
     if (n_skip_open) fprintf(f, ", %d skipped", n_skip_open);
-    fprintf(f, " (decode.jsonl, one JSON record per point; decode.csv, the same as a table), model %s with %s "
-               "weights, %d decode steps per repetition, %d repetitions per point.",
-            p0->model, p0->dtype, p0->steps, p0->reps);
+    int max_pass = 1;
+    for (int i = 0; i < d->rs.n; i++) max_pass = d->rs.p[i].n_pass > max_pass ? d->rs.p[i].n_pass : max_pass;
+    if (max_pass > 1)
+        fprintf(f, " (decode.jsonl, one JSON record per point and pass; decode.csv, the points as a table), model %s "
+                   "with %s weights, %d decode steps per repetition, %d repetitions per point in %d passes over the "
+                   "grid: a point's step is the median of its passes' median steps, so one slow minute is one pass.",
+                p0->model, p0->dtype, p0->steps, p0->reps, max_pass);
+    else
+        fprintf(f, " (decode.jsonl, one JSON record per point; decode.csv, the same as a table), model %s with %s "
+                   "weights, %d decode steps per repetition, %d repetitions per point.",
+                p0->model, p0->dtype, p0->steps, p0->reps);
     if (m->quick)
         fputs("\n\n**The machine figures come from a quick measurement (`gpt2-bench machine --quick`): they check the "
               "tool and mean nothing about this machine.**",
@@ -901,15 +910,19 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
 
 /* ---- modes ----------------------------------------------------------------------------------- */
 
-static int mode_points(const char *dir, FILE *out, status_t *st) {
+static int mode_points(const char *dir, int passes, FILE *out, status_t *st) {
     char path[PATH_LEN];
     int rc = join(path, dir, "decode.jsonl", st);
     result_set rs;
     if (!rc) rc = results_read_decode(path, 1, &rs, stderr, st);
     if (rc) return rc;
     results_sort(&rs);
-    for (int i = 0; i < rs.n; i++)
-        fprintf(out, "%d %d %d %s\n", rs.p[i].batch, rs.p[i].context, rs.p[i].threads, rs.p[i].dtype);
+    for (int i = 0; i < rs.n; i++) {
+        const result_point *p = &rs.p[i];
+        if (!passes) fprintf(out, "%d %d %d %s\n", p->batch, p->context, p->threads, p->dtype);
+        for (int k = 0; passes && k < p->n_pass; k++)
+            fprintf(out, "%d %d %d %s %d\n", p->batch, p->context, p->threads, p->dtype, p->pass_list[k]);
+    }
     results_set_free(&rs);
     return ST_OK;
 }
@@ -1091,7 +1104,7 @@ static int mode_report(const char *dir, FILE *out, status_t *st) {
 
 int cmd_report(int argc, char **argv, FILE *out, status_t *st) {
     cli_flag fl[] = {{"--dir", 1, 0},     {"--points", 0, 0},   {"--machine-threads", 0, 0}, {"--describe", 1, 0},
-                     {"--compare", 1, 0}, {"--plot-dir", 1, 0}, {"--help", 0, 0}};
+                     {"--compare", 1, 0}, {"--plot-dir", 1, 0}, {"--help", 0, 0}, {"--point-passes", 0, 0}};
     const int nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(argc, argv, 1, fl, nf, "report", st);
     if (rc) return rc;
@@ -1102,18 +1115,19 @@ int cmd_report(int argc, char **argv, FILE *out, status_t *st) {
     const char *dir = cli_get(fl, nf, "--dir"), *describe = cli_get(fl, nf, "--describe");
     const char *compare = cli_get(fl, nf, "--compare"), *plot_dir = cli_get(fl, nf, "--plot-dir");
     int points = cli_get(fl, nf, "--points") != NULL, mthreads = cli_get(fl, nf, "--machine-threads") != NULL;
+    const int ppasses = cli_get(fl, nf, "--point-passes") != NULL;
     if (describe) {
-        if (dir || points || mthreads || compare)
+        if (dir || points || ppasses || mthreads || compare)
             return status_fail(st, ST_BAD_INPUT, "report: --describe FILE goes alone (see gpt2-bench report --help)");
         return mode_describe(describe, out, st);
     }
     if (!dir || !*dir)
         return status_fail(st, ST_BAD_INPUT, "report: --dir DIR is required: the folder of a sweep (see --help)");
-    if (points + mthreads + (compare != NULL) > 1)
-        return status_fail(st, ST_BAD_INPUT, "report: give one of --points, --machine-threads, --compare");
+    if (points + ppasses + mthreads + (compare != NULL) > 1)
+        return status_fail(st, ST_BAD_INPUT, "report: give one of --points, --point-passes, --machine-threads, --compare");
     if (plot_dir && !compare)
         return status_fail(st, ST_BAD_INPUT, "report: --plot-dir goes with --compare DIR2");
-    if (points) return mode_points(dir, out, st);
+    if (points || ppasses) return mode_points(dir, ppasses, out, st);
     if (mthreads) return mode_machine_threads(dir, out, st);
     if (compare) return mode_compare(dir, compare, plot_dir, out, st);
     return mode_report(dir, out, st);

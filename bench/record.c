@@ -77,6 +77,7 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
     cJSON_AddStringToObject(o, "pinning", in->pinning ? in->pinning : "none");
     cJSON_AddStringToObject(o, "kernel", in->kernel ? in->kernel : "unknown");
     cJSON_AddNumberToObject(o, "packed_max_rows", in->model->packed ? in->model->packed_max_rows : 0);
+    cJSON_AddNumberToObject(o, "pass", in->pass > 1 ? in->pass : 1);
     cJSON_AddNumberToObject(o, "batch", r->req.batch);
     cJSON_AddNumberToObject(o, "context", r->req.context);
     cJSON_AddNumberToObject(o, "steps", r->req.steps);

@@ -40,6 +40,7 @@ typedef struct {
     const cJSON *context;         /* what it ran on (context_json), copied into the record as "system"; may be NULL */
     const calibration *calib;     /* NULL: no calibrated prediction in the record */
     const record_probe *probe;    /* NULL: not probed */
+    int pass;                     /* the sweep's pass (--pass), 0 or 1: the first */
 } record_input;
 
 /* Derived figures, computed once and shared by the three outputs. */

@@ -156,6 +156,10 @@ int results_parse_point(const char *line, result_point *p, char *why, size_t why
         p->probe_read_gbs = cJSON_IsObject(probe) ? opt_num(probe, "read_gbs", 0) : 0;
         p->efficiency_probe = opt_num(o, "efficiency_probe", 0);
         p->has_probe = p->probe_read_gbs > 0 && p->efficiency_probe > 0;
+        p->pass = opt_int(o, "pass");
+        if (p->pass < 1) p->pass = 1;
+        p->n_pass = 1;
+        p->pass_list[0] = p->pass;
         rc = 0;
     }
     cJSON_Delete(o);
@@ -206,7 +210,7 @@ int results_read_decode(const char *path, int missing_ok, result_set *rs, FILE *
         }
         int dup = -1;
         for (int i = 0; i < rs->n && dup < 0; i++)
-            if (results_same_point(&rs->p[i], &p)) dup = i;
+            if (results_same_point(&rs->p[i], &p) && rs->p[i].pass == p.pass) dup = i;
         if (dup >= 0) {
             rs->replaced++;
             if (warn)
@@ -232,7 +236,82 @@ int results_read_decode(const char *path, int missing_ok, result_set *rs, FILE *
     fclose(f);
     if (!rc && read_err) rc = status_fail(st, ST_RUNTIME, "%s: read error: check the disk", path);
     if (rc) results_set_free(rs);
+    else results_pool_passes(rs);
     return rc;
+}
+
+static int cmp_dbl_asc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Pools g[0..n) (records of one point, one per pass) into *out: the step
+ * time is the median of the passes' median steps; every figure that
+ * follows from it is recomputed or scaled; the rest is the latest
+ * record's. */
+static void pool_group(result_point *const *g, int n, result_point *out) {
+    const result_point *latest = g[0];
+    double meds[RESULT_PASSES_MAX], probe_gbs = 0, probe_pred = 0;
+    int n_probe = 0, reps = 0;
+    double lo = g[0]->tok_s_min, hi = g[0]->tok_s_max, cv = 0;
+    for (int k = 0; k < n; k++) {
+        if (g[k]->line > latest->line) latest = g[k];
+        meds[k] = g[k]->step_ns_median;
+        reps += g[k]->reps;
+        lo = fmin(lo, g[k]->tok_s_min), hi = fmax(hi, g[k]->tok_s_max), cv = fmax(cv, g[k]->cv);
+        if (g[k]->has_probe) {
+            probe_gbs += g[k]->probe_read_gbs;
+            probe_pred += g[k]->tok_s / g[k]->efficiency_probe;
+            n_probe++;
+        }
+    }
+    qsort(meds, (size_t)n, sizeof *meds, cmp_dbl_asc);
+    const double step = n % 2 ? meds[n / 2] : (meds[n / 2 - 1] + meds[n / 2]) / 2;
+    result_point p = *latest;
+    const double scale = p.step_ns_median / step; /* rates scale by this, times by its inverse */
+    p.step_ns_median = step;
+    p.tok_s = p.batch / (step * 1e-9);
+    p.tok_s_min = fmin(lo, p.tok_s), p.tok_s_max = fmax(hi, p.tok_s);
+    p.cv = cv;
+    p.reps = reps;
+    p.efficiency = p.tok_s / p.predicted_tok_s;
+    p.mbu *= scale, p.mfu *= scale, p.achieved_gbs *= scale, p.achieved_gflops *= scale;
+    for (int o = 0; o < p.n_ops; o++) p.ops[o].time_ns /= scale;
+    if (p.has_calibrated) p.prediction_error = p.tok_s / p.calibrated_tok_s - 1;
+    p.has_probe = n_probe > 0;
+    if (n_probe) {
+        p.probe_read_gbs = probe_gbs / n_probe;
+        p.efficiency_probe = p.tok_s / (probe_pred / n_probe);
+    }
+    p.n_pass = 0;
+    for (int k = 0; k < n && p.n_pass < RESULT_PASSES_MAX; k++) p.pass_list[p.n_pass++] = g[k]->pass;
+    *out = p;
+}
+
+void results_pool_passes(result_set *rs) {
+    int w = 0;
+    char *used = calloc((size_t)rs->n + 1, 1);
+    if (!used) return; /* out of memory: the passes stay separate points */
+    for (int i = 0; i < rs->n; i++) {
+        if (used[i]) continue;
+        result_point *g[RESULT_PASSES_MAX];
+        int n = 0;
+        for (int j = i; j < rs->n; j++)
+            if (!used[j] && results_same_point(&rs->p[i], &rs->p[j]) && n < RESULT_PASSES_MAX) {
+                g[n++] = &rs->p[j];
+                used[j] = 1;
+            }
+        result_point pooled;
+        if (n > 1) {
+            pool_group(g, n, &pooled);
+            rs->pooled += n - 1;
+        } else {
+            pooled = rs->p[i];
+        }
+        rs->p[w++] = pooled; /* w <= i: nothing unread is overwritten */
+    }
+    rs->n = w;
+    free(used);
 }
 
 void results_set_free(result_set *rs) {

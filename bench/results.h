@@ -14,6 +14,7 @@
 #include "../model/status.h"
 
 #define RESULT_OPS_MAX 16
+#define RESULT_PASSES_MAX 16
 
 /* One operator's share of a step (the record's "operators" array). */
 typedef struct {
@@ -48,6 +49,9 @@ typedef struct {
     int has_probe;              /* the record carries the probe of its minute (probe.read_gbs) */
     double probe_read_gbs;      /* read bandwidth probed around the point */
     double efficiency_probe;    /* tok/s / the roofline at the probed bandwidth */
+    int pass;                   /* the record's "pass" (scripts/sweep.sh --passes), 1 when absent */
+    int n_pass;                 /* passes pooled into this point (1: one record) */
+    int pass_list[RESULT_PASSES_MAX]; /* which */
     int n_ops;                  /* 0 when the record has no per-operator split */
     result_op ops[RESULT_OPS_MAX];
 } result_point;
@@ -57,7 +61,8 @@ typedef struct {
     int n;
     int bad_lines;    /* lines that are not a decode record (e.g. a torn last line) */
     int interrupted;  /* interrupted records left out */
-    int replaced;     /* records replaced by a later one of the same point */
+    int replaced;     /* records replaced by a later one of the same point and pass */
+    int pooled;       /* records pooled into another pass of the same point */
 } result_set;
 
 /* The machine file's figures (lenient: only read_gbs and peak_gflops are
@@ -89,6 +94,14 @@ int results_parse_point(const char *line, result_point *p, char *why, size_t why
  * empty set when missing_ok, else ST_BAD_INPUT. */
 int results_read_decode(const char *path, int missing_ok, result_set *rs, FILE *warn, status_t *st);
 void results_set_free(result_set *rs);
+
+/* Records of one point from different passes (scripts/sweep.sh --passes)
+ * become one point: its step time the median of the passes' median steps,
+ * tok/s, efficiency, MBU, MFU, achieved rates, operator times and the
+ * calibrated error recomputed from it, tok/s min and max over all passes,
+ * cv the largest, reps summed, the probe averaged; pass_list says which
+ * passes. results_read_decode does this before returning. */
+void results_pool_passes(result_set *rs);
 
 /* Orders points by threads, dtype, context, batch. */
 void results_sort(result_set *rs);

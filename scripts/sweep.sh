@@ -10,7 +10,7 @@ usage() {
     cat <<'EOF'
 usage: scripts/sweep.sh [--batches "1 2 4"] [--contexts "128 896"] [--threads "T ..."]
                         [--dtypes "f32"] [--model NAME | --weights PATH] [--out DIR]
-                        [--steps N] [--reps R]
+                        [--steps N] [--reps R] [--passes P]
 
 Measures the machine once (gpt2-bench machine), calibrates the operators once
 per thread count and dtype (gpt2-bench calibrate), then decode tokens/s at every
@@ -28,7 +28,10 @@ roofline bound and the calibrated prediction, and ends with gpt2-bench report
   --out DIR        the run's folder (default results/<host>-<date>-<rev>/, with the
                    symlink results/latest pointing at it)
   --steps N        timed decode steps per repetition (decode's default: 16)
-  --reps R         repetitions per point (decode's default: 5)
+  --reps R         repetitions per point and pass (decode's default: 5)
+  --passes P       go over the whole grid P times (default 1), each point once per
+                   pass; the report pools a point's passes (its step: the median of
+                   the passes' median steps), so a slow minute is one pass, not the point
   -h, --help       this text
 Lists take spaces or commas: --batches "1 2 4" or --batches 1,2,4.
 
@@ -67,6 +70,7 @@ weights=""
 out=""
 steps=""
 reps=""
+passes=1
 
 set_opt() { # flag value
     case "$1" in
@@ -79,6 +83,7 @@ set_opt() { # flag value
     --out) out=$2 ;;
     --steps) steps=$2 ;;
     --reps) reps=$2 ;;
+    --passes) passes=$2 ;;
     esac
 }
 
@@ -88,12 +93,12 @@ while [ $# -gt 0 ]; do
         usage
         exit 0
         ;;
-    --batches | --contexts | --threads | --dtypes | --model | --weights | --out | --steps | --reps)
+    --batches | --contexts | --threads | --dtypes | --model | --weights | --out | --steps | --reps | --passes)
         [ $# -ge 2 ] || die 2 "$1 needs a value (see scripts/sweep.sh --help)"
         set_opt "$1" "$2"
         shift 2
         ;;
-    --batches=* | --contexts=* | --threads=* | --dtypes=* | --model=* | --weights=* | --out=* | --steps=* | --reps=*)
+    --batches=* | --contexts=* | --threads=* | --dtypes=* | --model=* | --weights=* | --out=* | --steps=* | --reps=* | --passes=*)
         set_opt "${1%%=*}" "${1#*=}"
         shift
         ;;
@@ -134,6 +139,8 @@ fi
 if [ -n "$reps" ]; then
     { is_uint "$reps" && [ "${#reps}" -le 6 ] && [ "$reps" -ge 1 ]; } || die 2 "--reps: '$reps' is not a whole number >= 1"
 fi
+{ is_uint "$passes" && [ "${#passes}" -le 2 ] && [ "$passes" -ge 1 ] && [ "$passes" -le 16 ]; } ||
+    die 2 "--passes: '$passes' is not a whole number from 1 to 16"
 [ -n "$model" ] && [ -n "$weights" ] && die 2 "--model and --weights exclude each other: give one"
 if [ -n "$weights" ]; then
     [ -e "$weights" ] || die 2 "--weights $weights: no such file or folder"
@@ -231,7 +238,7 @@ run_child() {
     child=""
 }
 
-count_done() { "$bench" report --dir "$out" --points 2>/dev/null 9>&- | wc -l | tr -d ' '; }
+count_done() { "$bench" report --dir "$out" --point-passes 2>/dev/null 9>&- | wc -l | tr -d ' '; }
 
 # ---- the machine, once per thread count ------------------------------------------------
 
@@ -287,22 +294,24 @@ done
 
 # ---- the grid ------------------------------------------------------------------------------
 
-done_list=$("$bench" report --dir "$out" --points 9>&-) || die 1 "cannot read $out/decode.jsonl (see above)"
+done_list=$("$bench" report --dir "$out" --point-passes 9>&-) || die 1 "cannot read $out/decode.jsonl (see above)"
 pending=()
 total=0
-for T in $threads; do
-    for d in $dtypes; do
-        for S in $contexts; do
-            for B in $batches; do
-                total=$((total + 1))
-                case "
+for p in $(seq 1 "$passes"); do # pass-major: every point once, then again
+    for T in $threads; do
+        for d in $dtypes; do
+            for S in $contexts; do
+                for B in $batches; do
+                    total=$((total + 1))
+                    case "
 $done_list
 " in
-                *"
-$B $S $T $d
+                    *"
+$B $S $T $d $p
 "*) ;;
-                *) pending+=("$B $S $T $d") ;;
-                esac
+                    *) pending+=("$B $S $T $d $p") ;;
+                    esac
+                done
             done
         done
     done
@@ -371,16 +380,17 @@ n_skipped=0
 i=$already
 for k in "${!pending[@]}"; do
     [ "$stop" = 1 ] && stopped
-    read -r B S T d <<<"${pending[$k]}"
+    read -r B S T d p <<<"${pending[$k]}"
     i=$((i + 1))
     tag="[$i/$total] B=$B S=$S T=$T $d"
+    [ "$passes" -gt 1 ] && tag="$tag pass $p"
     tmp="$out/.point.$$.jsonl"
     err="$out/.point.$$.err"
     rm -f "$tmp" "$err"
     t0=$(date +%s%N)
     run_child "$bench" decode "${src[@]}" --batch "$B" --context "$S" --threads "$T" --dtype "$d" \
         ${extra[@]+"${extra[@]}"} --machine "$(machine_file "$T")" --calibration "$(calib_file "$T" "$d")" \
-        --json "$tmp" --quiet >/dev/null 2>"$err"
+        --pass "$p" --json "$tmp" --quiet >/dev/null 2>"$err"
     t1=$(date +%s%N)
     msg=$(sed -e 's/^gpt2-bench: //' "$err" 2>/dev/null | tail -n 1)
     # a whole record (not an interrupted one) is kept even when a signal came

@@ -161,6 +161,22 @@ check "after SIGKILL and a rerun: one valid record per point, the torn line kept
 check "the rerun measured only the missing points ($n_valid were there)" \
     test "$(grep -c '^sweep: \[' "$tmp/err")" = $((4 - n_valid))
 
+# ---- two passes over the grid: a record per point and pass, one pooled point each --------------------
+pp=$tmp/runs/passes
+check "sweep --passes 2 exits 0" sweep --out "$pp" --passes 2
+check "a record per point and pass (8)" test "$(n_lines "$pp/decode.jsonl")" = 8
+check "--point-passes lists each pass of each point" test "$("$bench" report --dir "$pp" --point-passes | sort | tr '\n' ';')" = \
+    "1 4 $T f32 1;1 4 $T f32 2;1 8 $T f32 1;1 8 $T f32 2;2 4 $T f32 1;2 4 $T f32 2;2 8 $T f32 1;2 8 $T f32 2;"
+check "the passes pool into the 4 points" test "$(points_of "$pp" | wc -l | tr -d ' ')" = 4
+check "decode.csv has a row per point, not per pass" test "$(n_lines "$pp/decode.csv")" = 5
+check "summary.md says the passes" grep -q "6 repetitions per point in 2 passes over the grid" "$pp/summary.md"
+check "the progress lines name the pass" grep -q "B=2 S=8 T=$T f32 pass 2:" "$tmp/err"
+check "a rerun with --passes 2 measures nothing again" sweep --out "$pp" --passes 2
+check "still 8 records" test "$(n_lines "$pp/decode.jsonl")" = 8
+check "a rerun with --passes 3 measures only the third pass" sweep --out "$pp" --passes 3
+check "then 12 records" test "$(n_lines "$pp/decode.jsonl")" = 12
+check "a bad --passes exits 2" sh -c "bash scripts/sweep.sh --passes 0 --out '$tmp/badp' >/dev/null 2>&1; test \$? = 2"
+
 # ---- plot and compare on their own ---------------------------------------------------------------
 rm -f "$a/plot/throughput.png"
 check "scripts/plot DIR alone exits 0" sh -c "bash scripts/plot '$a' >/dev/null 2>&1"

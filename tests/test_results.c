@@ -330,6 +330,68 @@ static void test_read_skips_bad_interrupted_and_repeats(void **state) {
     free(path);
 }
 
+/* A record of pass K: make_record's line with "pass": K first. */
+static void append_pass_record(const char *path, int B, int S, double eff, int pass) {
+    char *r = make_record(B, S, eff, 0, NULL);
+    assert_non_null(r);
+    char head[32];
+    snprintf(head, sizeof head, "{\"pass\":%d,", pass);
+    append(path, head);
+    append(path, r + 1);
+    append(path, "\n");
+    free(r);
+}
+
+/* Passes of one point pool into one point: the median of the passes'
+ * median steps (hand-computed: the efficiencies 0.5, 0.7, 0.8 -> 0.7), the
+ * rest recomputed from it; the same pass again replaces; --point-passes
+ * lists each pass. */
+static void test_read_pools_passes(void **state) {
+    (void)state;
+    char *dir = ts_path(g_dir, "passes");
+    assert_int_equal(mkdir(dir, 0777), 0);
+    char *path = ts_path(dir, "decode.jsonl");
+    append_pass_record(path, 8, 128, 0.5, 1);
+    append_pass_record(path, 8, 128, 0.6, 2);
+    append_pass_record(path, 1, 128, 0.9, 1);
+    append_pass_record(path, 8, 128, 0.8, 3);
+    append_pass_record(path, 8, 128, 0.7, 2); /* pass 2 again: replaces 0.6 */
+    result_set rs;
+    status_t st = {0};
+    assert_int_equal(results_read_decode(path, 0, &rs, NULL, &st), ST_OK);
+    assert_int_equal(rs.n, 2);
+    assert_int_equal(rs.replaced, 1);
+    assert_int_equal(rs.pooled, 2);
+    const result_point *p = rs.p[0].batch == 8 ? &rs.p[0] : &rs.p[1], *q = rs.p[0].batch == 8 ? &rs.p[1] : &rs.p[0];
+    assert_float_equal(p->efficiency, 0.7, 1e-12);
+    assert_float_equal(p->tok_s, 0.7 * p->predicted_tok_s, 1e-9 * p->tok_s);
+    assert_float_equal(p->step_ns_median, 8 / p->tok_s * 1e9, 1e-6);
+    assert_float_equal(p->mbu, p->achieved_gbs / M_READ, 1e-12);
+    assert_float_equal(p->achieved_gbs, p->bytes_per_step / (p->step_ns_median * 1e-9) / 1e9, 1e-9);
+    assert_true(p->tok_s_min <= p->tok_s && p->tok_s <= p->tok_s_max);
+    assert_int_equal(p->reps, 15);
+    assert_int_equal(p->n_pass, 3);
+    assert_int_equal(p->pass_list[0], 1);
+    assert_int_equal(p->pass_list[1], 2);
+    assert_int_equal(p->pass_list[2], 3);
+    assert_int_equal(q->n_pass, 1);
+    assert_float_equal(q->efficiency, 0.9, 1e-12);
+    results_set_free(&rs);
+    run_result r = RUN("report", "--dir", dir, "--point-passes");
+    expect_ok(r);
+    expect_contains(r.out, "8 128 2 f32 1\n");
+    expect_contains(r.out, "8 128 2 f32 2\n");
+    expect_contains(r.out, "8 128 2 f32 3\n");
+    expect_contains(r.out, "1 128 2 f32 1\n");
+    free(r.out);
+    r = RUN("report", "--dir", dir, "--points");
+    expect_ok(r);
+    assert_string_equal(r.out, "1 128 2 f32\n8 128 2 f32\n");
+    free(r.out);
+    free(path);
+    free(dir);
+}
+
 static void test_read_machine_and_skipped(void **state) {
     (void)state;
     char *path = ts_path(g_dir, "m.json");
@@ -594,6 +656,7 @@ int main(void) {
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_read_torn_last_line),
         cmocka_unit_test(test_read_skips_bad_interrupted_and_repeats),
+        cmocka_unit_test(test_read_pools_passes),
         cmocka_unit_test(test_read_machine_and_skipped),
         cmocka_unit_test(test_model_from_a_record),
         cmocka_unit_test(test_report_writes_summary),
