@@ -765,6 +765,10 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
             m->spec_cores == 1 ? "" : "s");
     fprintf(f, "| Bandwidth, measured (STREAM convention) | read %.1f, copy %.1f, triad %.1f GB/s |\n", m->read_gbs,
             m->copy_gbs, m->triad_gbs);
+    if (m->read_median_gbs > 0)
+        fprintf(f, "| Read bandwidth, median pass | %.1f GB/s (the roof above is the best pass, as STREAM reports it; "
+                   "on a shared host the two differ by what other tenants take) |\n",
+                m->read_median_gbs);
     fprintf(f, "| FMA peak, measured | %.1f GFLOP/s |\n", m->peak_gflops);
     fprintf(f, "| Spec peak | %.1f GFLOP/s (%d cores x %.2f GHz x %.0f FLOP/cycle) |\n", m->spec_gflops, m->spec_cores,
             m->clock_ghz, m->flops_per_cycle_per_core);

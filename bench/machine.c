@@ -472,10 +472,16 @@ static double curve_point(stream_fns f, float *buf, size_t region_floats, int T,
     return (double)per * 4 * T * (double)passes / best / 1e9;
 }
 
+static int cmp_double(const void *pa, const void *pb) {
+    double x = *(const double *)pa, y = *(const double *)pb;
+    return (x > y) - (x < y);
+}
+
 /* ------------------------------------------------------------ STREAM */
 
 typedef struct {
     double read_gbs, copy_gbs, triad_gbs;
+    double read_median_gbs;
 } stream_result;
 
 /* a, b, c: (n) floats each. Runs `reps`+1 passes of copy (c = a), then of
@@ -518,7 +524,13 @@ static int run_stream(stream_fns f, float *a, float *b, float *c, size_t n, int 
         if (r > 0 && t1 - t0 < best_triad) best_triad = t1 - t0;
     }
     double *sums = calloc((size_t)T, sizeof *sums); /* (T) each thread's partial sum of b */
-    if (!sums) return status_fail(st, ST_RUNTIME, "machine: out of memory for %d partial sums", T);
+    const size_t nr = reps > 0 ? (size_t)reps : 0;
+    double *read_s = calloc(nr + 1, sizeof *read_s); /* (reps) each timed read pass */
+    if (!sums || !read_s) {
+        free(sums);
+        free(read_s);
+        return status_fail(st, ST_RUNTIME, "machine: out of memory for %d partial sums", T);
+    }
     int bad_sum = 0;
     for (int r = 0; r <= reps; r++) {
 #pragma omp parallel num_threads(T)
@@ -537,11 +549,15 @@ static int run_stream(stream_fns f, float *a, float *b, float *c, size_t n, int 
             if (t == 0) t1 = now_s();
         }
         if (r > 0 && t1 - t0 < best_read) best_read = t1 - t0;
+        if (r > 0) read_s[r - 1] = t1 - t0;
         double total = 0;
         for (int t = 0; t < T; t++) total += sums[t];
         if (fabs(total - 8.0 * (double)n) > 1e-6 * 8.0 * (double)n) bad_sum = 1; /* a = 5, b = 2, c = 1 */
     }
     free(sums);
+    qsort(read_s, nr, sizeof *read_s, cmp_double);
+    const double median_read = nr == 0 ? best_read : nr % 2 ? read_s[nr / 2] : (read_s[nr / 2 - 1] + read_s[nr / 2]) / 2;
+    free(read_s);
     /* validate, as STREAM does, every element of the arrays written */
     size_t bad_copy = 0, bad_triad = 0;
 #pragma omp parallel for num_threads(T) reduction(+ : bad_copy, bad_triad) schedule(static)
@@ -559,15 +575,12 @@ static int run_stream(stream_fns f, float *a, float *b, float *c, size_t n, int 
     out->copy_gbs = 2 * bytes / best_copy / 1e9;
     out->triad_gbs = 3 * bytes / best_triad / 1e9;
     out->read_gbs = 3 * bytes / best_read / 1e9;
+    out->read_median_gbs = 3 * bytes / median_read / 1e9;
     return ST_OK;
 }
 
 /* ------------------------------------------------------------- sgemm */
 
-static int cmp_double(const void *pa, const void *pb) {
-    double x = *(const double *)pa, y = *(const double *)pb;
-    return (x > y) - (x < y);
-}
 
 /* Fills x: (n) with small values in [0.5, 1.5) / 64 (no denormals, no NaN),
  * in parallel (first touch). */
@@ -746,8 +759,9 @@ static double sig6(double x) {
 }
 
 static void round_figures(machine_info *m) {
-    double *d[] = {&m->read_gbs, &m->copy_gbs, &m->triad_gbs, &m->clock_ghz, &m->peak_gflops, &m->spec_gflops,
-                   &m->flops_per_cycle_per_core, &m->sgemm_gflops, &m->measure_s,
+    double *d[] = {&m->read_gbs,    &m->read_median_gbs, &m->copy_gbs,     &m->triad_gbs,
+                   &m->clock_ghz,   &m->peak_gflops,     &m->spec_gflops,  &m->flops_per_cycle_per_core,
+                   &m->sgemm_gflops, &m->measure_s,
                    &m->busy_cpus_before};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) *d[i] = sig6(*d[i]);
     for (int i = 0; i < m->n_curve; i++) m->curve[i].gbs = sig6(m->curve[i].gbs);
@@ -945,7 +959,7 @@ int machine_measure(machine_info *m, int threads, int quick, FILE *progress, sta
         machine_free(m);
         return status_fail(st, ST_RUNTIME, "machine: out of memory for 3 arrays of %.0f MiB", (double)arr / MIB);
     }
-    stream_result sr = {0, 0, 0};
+    stream_result sr = {0, 0, 0, 0};
     double t_stream = now_s();
     rc = run_stream(f, a, b, c, (size_t)(arr / 4), T, m->stream_reps, &sr, st);
     free(a);
@@ -953,10 +967,12 @@ int machine_measure(machine_info *m, int threads, int quick, FILE *progress, sta
     free(c);
     if (rc) { machine_free(m); return rc; }
     m->read_gbs = sr.read_gbs;
+    m->read_median_gbs = sr.read_median_gbs;
     m->copy_gbs = sr.copy_gbs;
     m->triad_gbs = sr.triad_gbs;
-    progress_line(progress, "STREAM (3 x %lld MiB, best of %d): read %.1f, copy %.1f, triad %.1f GB/s (%.1f s)",
-                  (long long)(arr / MIB), m->stream_reps, m->read_gbs, m->copy_gbs, m->triad_gbs, now_s() - t_stream);
+    progress_line(progress, "STREAM (3 x %lld MiB, best of %d): read %.1f (median pass %.1f), copy %.1f, triad %.1f GB/s "
+                  "(%.1f s)", (long long)(arr / MIB), m->stream_reps, m->read_gbs, m->read_median_gbs, m->copy_gbs,
+                  m->triad_gbs, now_s() - t_stream);
 
     /* OpenBLAS */
     m->sgemm_size = quick ? 256 : 2048;
@@ -1016,6 +1032,7 @@ cJSON *machine_to_json(const machine_info *m) {
     cJSON_AddStringToObject(o, "git_revision", m->git_revision);
     cJSON_AddStringToObject(o, "pinning", m->pinning);
     cJSON_AddNumberToObject(o, "read_gbs", m->read_gbs);
+    cJSON_AddNumberToObject(o, "read_median_gbs", m->read_median_gbs);
     cJSON_AddNumberToObject(o, "copy_gbs", m->copy_gbs);
     cJSON_AddNumberToObject(o, "triad_gbs", m->triad_gbs);
     cJSON_AddNumberToObject(o, "stream_array_bytes", (double)m->stream_array_bytes);
@@ -1177,6 +1194,9 @@ static int from_json(machine_info *m, const cJSON *j, status_t *st) {
     if ((rc = get_str(j, "git_revision", m->git_revision, sizeof m->git_revision, st))) return rc;
     if ((rc = get_str(j, "pinning", m->pinning, sizeof m->pinning, st))) return rc;
     NUM(read_gbs, "read_gbs", 1e-9, BIG, 0, double)
+    if (cJSON_GetObjectItemCaseSensitive(j, "read_median_gbs")) { /* optional: older files lack it */
+        NUM(read_median_gbs, "read_median_gbs", 0, BIG, 0, double)
+    }
     NUM(copy_gbs, "copy_gbs", 1e-9, BIG, 0, double)
     NUM(triad_gbs, "triad_gbs", 1e-9, BIG, 0, double)
     NUM(stream_array_bytes, "stream_array_bytes", 1, BYTES, 1, int64_t)

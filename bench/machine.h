@@ -60,6 +60,8 @@ typedef struct {
     /* streaming bandwidth, STREAM convention (see above), best of stream_reps
      * timed passes after one untimed pass, each validated */
     double read_gbs, copy_gbs, triad_gbs;
+    double read_median_gbs;     /* the read test's median pass: what a typical moment gives on a shared
+                                 * host, beside the best (read_gbs, the roof); 0 in older files */
     int64_t stream_array_bytes; /* bytes of each of the 3 float arrays */
     int stream_reps;
 

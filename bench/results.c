@@ -366,6 +366,7 @@ int results_read_machine(const char *path, result_machine *m, status_t *st) {
     m->quick = opt_bool(o, "quick");
     m->sgemm_size = opt_int(o, "sgemm_size");
     m->read_gbs = opt_num(o, "read_gbs", 0);
+    m->read_median_gbs = opt_num(o, "read_median_gbs", 0);
     m->copy_gbs = opt_num(o, "copy_gbs", 0);
     m->triad_gbs = opt_num(o, "triad_gbs", 0);
     m->peak_gflops = opt_num(o, "peak_gflops", 0);

@@ -71,6 +71,7 @@ typedef struct {
     char cpu[128], isa[16], host[256], date[32], git_revision[64];
     int threads, spec_cores, quick, sgemm_size;
     double read_gbs, copy_gbs, triad_gbs;
+    double read_median_gbs; /* the read test's median pass; 0 when the file predates it */
     double peak_gflops, spec_gflops, sgemm_gflops, clock_ghz, flops_per_cycle_per_core;
     double llc_bytes_measured, llc_bytes_hwloc;
 } result_machine;

@@ -83,6 +83,7 @@ static void test_quick_measure(void **state) {
     assert_pos(m->measure_s);
     assert_true(m->stream_array_bytes > 0);
     assert_true(m->stream_reps >= 1);
+    assert_true(m->read_median_gbs > 0 && m->read_median_gbs <= m->read_gbs); /* the median pass is never faster */
     assert_true(m->llc_bytes_measured >= 0);
     assert_true(m->llc_bytes_hwloc >= 0);
     assert_true(m->spec_cores >= 1 && m->spec_cores <= m->threads);
@@ -133,7 +134,7 @@ static void assert_machine_equal(const machine_info *a, const machine_info *b) {
 #define SEQ(f) assert_string_equal(a->f, b->f)
     EQ(schema_version); EQ(threads); EQ(quick);
     SEQ(cpu); SEQ(isa); SEQ(host); SEQ(date); SEQ(compiler); SEQ(compiler_flags); SEQ(git_revision); SEQ(pinning);
-    EQ(read_gbs); EQ(copy_gbs); EQ(triad_gbs); EQ(stream_array_bytes); EQ(stream_reps);
+    EQ(read_gbs); EQ(read_median_gbs); EQ(copy_gbs); EQ(triad_gbs); EQ(stream_array_bytes); EQ(stream_reps);
     EQ(clock_ghz); EQ(peak_gflops); EQ(spec_gflops); EQ(flops_per_cycle_per_core); EQ(spec_cores);
     EQ(sgemm_gflops); EQ(sgemm_size); EQ(llc_bytes_measured); EQ(llc_bytes_hwloc); EQ(measure_s); EQ(busy_cpus_before);
     EQ(n_curve); EQ(n_shapes); EQ(n_sgemv);
@@ -209,6 +210,9 @@ static void shape_missing_n(cJSON *j) {
     cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sgemm_shapes"), 1);
     cJSON_DeleteItemFromObjectCaseSensitive(p, "n");
 }
+static void string_median(cJSON *j) {
+    cJSON_ReplaceItemInObjectCaseSensitive(j, "read_median_gbs", cJSON_CreateString("26"));
+}
 static void old_schema(cJSON *j) {
     cJSON_ReplaceItemInObjectCaseSensitive(j, "schema_version", cJSON_CreateNumber(MACHINE_SCHEMA_VERSION + 1));
 }
@@ -228,8 +232,16 @@ static void test_from_json_refuses(void **state) {
     expect_refused(curve_string, "gbs");
     expect_refused(shape_missing_n, "'n'");
     expect_refused(old_schema, "schema_version");
+    expect_refused(string_median, "read_median_gbs");
     machine_info m2;
     status_t st = {0};
+    /* a file from before read_median_gbs still loads, with 0 */
+    cJSON *older = machine_to_json(&g_m);
+    cJSON_DeleteItemFromObjectCaseSensitive(older, "read_median_gbs");
+    assert_int_equal(machine_from_json(&m2, older, &st), ST_OK);
+    assert_true(m2.read_median_gbs == 0 && m2.read_gbs == g_m.read_gbs);
+    machine_free(&m2);
+    cJSON_Delete(older);
     assert_int_equal(machine_from_json(&m2, NULL, &st), ST_BAD_INPUT);
     cJSON *arr = cJSON_CreateArray();
     assert_int_equal(machine_from_json(&m2, arr, &st), ST_BAD_INPUT);
@@ -365,7 +377,7 @@ static void test_cmd_json_stdout(void **state) {
     assert_null(memchr(text, '\n', len - 1));
     cJSON *j = cJSON_Parse(text);
     assert_non_null(j);
-    static const char *const numbers[] = {"schema_version", "read_gbs", "triad_gbs", "copy_gbs", "peak_gflops",
+    static const char *const numbers[] = {"schema_version", "read_gbs", "read_median_gbs", "triad_gbs", "copy_gbs", "peak_gflops",
                                           "sgemm_gflops", "spec_gflops", "threads", "clock_ghz",
                                           "llc_bytes_measured", "llc_bytes_hwloc", "stream_array_bytes",
                                           "flops_per_cycle_per_core", "measure_s", "busy_cpus_before"};

@@ -111,7 +111,7 @@ static const char *MACHINE_JSON =
     "\"host\":\"testhost\",\"date\":\"2025-01-01T00:00:00Z\",\"git_revision\":\"abc1234\",\"read_gbs\":10,"
     "\"copy_gbs\":9,\"triad_gbs\":9.5,\"peak_gflops\":100,\"spec_gflops\":128,\"spec_cores\":2,"
     "\"clock_ghz\":2,\"flops_per_cycle_per_core\":32,\"sgemm_gflops\":90,\"sgemm_size\":2048,"
-    "\"llc_bytes_measured\":16777216,\"llc_bytes_hwloc\":33554432}";
+    "\"llc_bytes_measured\":16777216,\"llc_bytes_hwloc\":33554432,\"read_median_gbs\":8.5}";
 
 /* Appends text to a file. */
 static void append(const char *path, const char *text) {
@@ -499,6 +499,7 @@ static void test_report_writes_summary(void **state) {
     /* the machine */
     expect_contains(md, "Test CPU / 9000"); /* '|' kept out of the table */
     expect_contains(md, "read 10.0, copy 9.0, triad 9.5 GB/s");
+    expect_contains(md, "| Read bandwidth, median pass | 8.5 GB/s");
     expect_contains(md, "100.0 GFLOP/s");
     expect_contains(md, "128.0 GFLOP/s");
     expect_contains(md, "90.0 GFLOP/s");
