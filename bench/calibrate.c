@@ -15,6 +15,7 @@
 #include "../model/kvcache.h"
 #include "calib.h"
 #include "probe.h"
+#include "stats.h"
 #include "context.h"
 #include "decode_run.h"
 
@@ -45,11 +46,6 @@ typedef struct {
     double min_ns; /* a sample lasts at least this long (k calls) */
 } timing;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* ns per call, the median of the samples: one untimed call, then
  * `samples` samples of k calls each (k so that a sample lasts min_ns; a
  * first call that long is the first sample). The median, because a decode
@@ -75,8 +71,7 @@ static double time_calls(work_fn fn, void *ctx, const timing *tm) {
         for (long j = 0; j < k; j++) fn(ctx, i++);
         s[n++] = (now_ns() - t0) / k;
     }
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    return s[n / 2];
+    return stats_median(s, n);
 }
 
 /* CPUs kept busy by other work over 0.25 s (from /proc/stat), -1 unknown. */
@@ -575,17 +570,12 @@ static int measure_round(calibration *cal, const gpt2_config *c, wdtype wdt, wdt
     return ST_OK;
 }
 
-static double median_dbl(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
-}
-
 /* Every number of a table: the median over the rounds, into r[0]. */
 #define MEDIAN_OF_ROUNDS(FIELD)                                               \
     {                                                                         \
         double v_[CALIB_ROUNDS_MAX];                                          \
         for (int k_ = 0; k_ < n; k_++) v_[k_] = r[k_].FIELD;                  \
-        r[0].FIELD = median_dbl(v_, n);                                       \
+        r[0].FIELD = stats_median(v_, n);                                       \
     }
 
 static int same_tables(const calibration *a, const calibration *b) {

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "results.h"
+#include "stats.h"
 
 static const char *USAGE =
     "usage: gpt2-bench report --dir DIR [--points | --point-passes | --machine-threads | --compare DIR2 [--plot-dir PD]]\n"
@@ -465,16 +466,6 @@ static int write_calibrated_plot(const report_data *d, status_t *st) {
     return rc;
 }
 
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median_of(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_dbl);
-    return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
-}
-
 /* Step time if each operator ran at its own roof, one after another. */
 static double serial_roof_s(const result_point *p) {
     double t = 0;
@@ -535,7 +526,7 @@ static void sentence_probe(FILE *f, const report_data *d) {
         bw[n] = p->probe_read_gbs, ep[n] = p->efficiency_probe, em[n] = p->efficiency;
         n++;
     }
-    double bmed = median_of(bw, n), emed = median_of(ep, n), mmed = median_of(em, n);
+    double bmed = stats_median(bw, n), emed = stats_median(ep, n), mmed = stats_median(em, n);
     fprintf(f, "The read bandwidth probed just before and after each of the %d point%s ranged %.1f-%.1f GB/s "
                "(median %.1f) against the machine file's %.1f GB/s: this host's bandwidth moves while a sweep runs. "
                "Against the probe of its own minute, efficiency lies between %.2f and %.2f (median %.2f); against "
@@ -577,16 +568,7 @@ static void sentence_calibrated(FILE *f, const report_data *d) {
         lo = fmin(lo, e), hi = fmax(hi, e);
         if (!w || fabs(e) > fabs(w->prediction_error)) w = p;
     }
-    double med = 0;
-    if (abs_err && n) {
-        for (int i = 1; i < n; i++) /* insertion sort: a few dozen points */
-            for (int k = i; k > 0 && abs_err[k - 1] > abs_err[k]; k--) {
-                double t = abs_err[k];
-                abs_err[k] = abs_err[k - 1];
-                abs_err[k - 1] = t;
-            }
-        med = n % 2 ? abs_err[n / 2] : 0.5 * (abs_err[n / 2 - 1] + abs_err[n / 2]);
-    }
+    double med = abs_err ? stats_median(abs_err, n) : 0;
     free(abs_err);
     fprintf(f, "Over the %d point%s with a calibration (gpt2-bench calibrate), measured / calibrated - 1 lies between "
                "%+.1f%% and %+.1f%% (median |error| %.1f%%); %d of %d within 10%%. The largest miss is at B=%d, S=%d%s%s: "

@@ -45,6 +45,7 @@
 #include "../kernels/pin.h"
 #include "context.h"
 #include "outfile.h"
+#include "stats.h"
 
 #define KIB ((int64_t)1024)
 #define MIB (KIB * 1024)
@@ -555,8 +556,7 @@ static int run_stream(stream_fns f, float *a, float *b, float *c, size_t n, int 
         if (fabs(total - 8.0 * (double)n) > 1e-6 * 8.0 * (double)n) bad_sum = 1; /* a = 5, b = 2, c = 1 */
     }
     free(sums);
-    qsort(read_s, nr, sizeof *read_s, cmp_double);
-    const double median_read = nr == 0 ? best_read : nr % 2 ? read_s[nr / 2] : (read_s[nr / 2 - 1] + read_s[nr / 2]) / 2;
+    const double median_read = nr == 0 ? best_read : stats_median(read_s, (int)nr);
     free(read_s);
     /* validate, as STREAM does, every element of the arrays written */
     size_t bad_copy = 0, bad_triad = 0;

@@ -7,6 +7,7 @@
 
 #include "../kernels/bigalloc.h"
 #include "machine.h"
+#include "stats.h"
 
 #define PROBE_PASSES_MAX 64
 
@@ -50,11 +51,6 @@ int probe_init(bw_probe *p, size_t bytes, status_t *st) {
     return ST_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 double probe_read_gbs(const bw_probe *p, int passes) {
     if (!p->buf || passes < 1) return -1;
     if (passes > PROBE_PASSES_MAX) passes = PROBE_PASSES_MAX;
@@ -80,8 +76,7 @@ double probe_read_gbs(const bw_probe *p, int passes) {
         if (r > 0) s[r - 1] = t1 - t0;
     }
     if (bad) return -1;
-    qsort(s, (size_t)passes, sizeof *s, cmp_double);
-    return (double)n * sizeof(float) / s[passes / 2] / 1e9;
+    return (double)n * sizeof(float) / stats_median(s, passes) / 1e9;
 }
 
 void probe_free(bw_probe *p) {

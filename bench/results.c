@@ -1,6 +1,7 @@
 #include "results.h"
 
 #include "outfile.h"
+#include "stats.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -240,11 +241,6 @@ int results_read_decode(const char *path, int missing_ok, result_set *rs, FILE *
     return rc;
 }
 
-static int cmp_dbl_asc(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Pools g[0..n) (records of one point, one per pass) into *out: the step
  * time is the median of the passes' median steps; every figure that
  * follows from it is recomputed or scaled; the rest is the latest
@@ -265,8 +261,7 @@ static void pool_group(result_point *const *g, int n, result_point *out) {
             n_probe++;
         }
     }
-    qsort(meds, (size_t)n, sizeof *meds, cmp_dbl_asc);
-    const double step = n % 2 ? meds[n / 2] : (meds[n / 2 - 1] + meds[n / 2]) / 2;
+    const double step = stats_median(meds, n);
     result_point p = *latest;
     const double scale = p.step_ns_median / step; /* rates scale by this, times by its inverse */
     p.step_ns_median = step;

@@ -122,11 +122,23 @@ static void test_stats(void **state) {
     assert_true(s.median == 7 && s.stddev == 0 && s.cv == 0);
 }
 
+/* stats_median: odd and even counts, in place, nothing for n < 1 */
+static void test_stats_median(void **state) {
+    (void)state;
+    double a[] = {5, 1, 4, 2, 3}, b[] = {4, 1, 3, 2}, c[] = {7};
+    assert_true(stats_median(a, 5) == 3);
+    assert_true(a[0] == 1 && a[4] == 5); /* sorted in place */
+    assert_true(stats_median(b, 4) == 2.5);
+    assert_true(stats_median(c, 1) == 7);
+    assert_true(stats_median(c, 0) == 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_counts),   cmocka_unit_test(test_gpt2_weight_bytes),
         cmocka_unit_test(test_decode_terms),   cmocka_unit_test(test_xl_prefill_flops),
         cmocka_unit_test(test_predict_and_crossover), cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_stats_median),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
