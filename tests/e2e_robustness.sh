@@ -20,24 +20,8 @@
 #     record per point, every time
 # Run from the repository root; the binaries are in $GPT2_BUILD (default build).
 set -u
-build=${GPT2_BUILD:-build}
-bench=$build/gpt2-bench
-export GPT2_BENCH="$bench" GPT2_SWEEP_QUICK_MACHINE=1
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { # description command...
-    d=$1
-    shift
-    if "$@"; then ok "$d"; else bad "$d"; fi
-}
-
-if [ ! -x "$bench" ]; then
-    echo "e2e_robustness: $bench is not built (make first, or set GPT2_BUILD)"
-    echo "e2e_robustness: 0 passed, 1 failed"
-    exit 1
-fi
+. tests/lib_e2e.sh
+e2e_require_bench e2e_robustness
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/e2e_robustness.XXXXXX") || exit 1
 bg=""
 pgid=""
