@@ -99,20 +99,12 @@ static void test_fixture_matches_reference_config(void **state) {
     assert_int_equal(g_ref.n_cont, 16);
 }
 
-/* The SIMD paths this machine runs (attention and GELU have one each). */
-static int paths(gemm_path out[2]) {
-    int n = 0;
-    out[n++] = GEMM_PATH_PORTABLE;
-    if (gemm_path_available(GEMM_PATH_AVX2)) out[n++] = GEMM_PATH_AVX2;
-    return n;
-}
-
 /* Logits of `tokens` (B, T) in one mode on every path, against `ref`. */
 static void check_against(const int *tokens, int B, int T, int prefill, const float *ref, const char *what) {
     const int V = g_ref.vocab;
     float *l = fmalloc((size_t)B * T * V);
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);
@@ -451,7 +443,7 @@ static void test_packed_reference(void **state) {
     assert_true(m.packed_max_rows >= B * T);
     assert_int_equal(gpt2_pack(&m, &st), ST_OK); /* twice: a no-op */
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     float *l = fmalloc((size_t)B * T * V), *lf = fmalloc((size_t)n_full_logits());
     for (int pi = 0; pi < np; pi++) {

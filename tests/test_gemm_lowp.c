@@ -27,13 +27,6 @@ static int group_setup(void **state) {
     return threads_init(2) == 2 ? 0 : -1;
 }
 
-static int paths(gemm_path out[2]) {
-    int n = 0;
-    out[n++] = GEMM_PATH_PORTABLE;
-    if (gemm_path_available(GEMM_PATH_AVX2)) out[n++] = GEMM_PATH_AVX2;
-    return n;
-}
-
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     assert_non_null(p);
@@ -94,7 +87,7 @@ static void test_linear_lw_naive(void **state) {
     (void)state;
     const int Ms[] = {1, 3, 7, 13}, Ks[] = {1, 3, 65, 769}, Ns[] = {1, 3, 17, 65, 769};
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);
@@ -161,7 +154,7 @@ static void test_linear_lw_exact(void **state) {
     (void)state;
     const int Ms[] = {1, 2, 6, 7, 13, 64}, Ks[] = {3, 65, 768}, Ns[] = {17, 65, 769};
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);
@@ -342,7 +335,7 @@ static void test_cvt_edge_cases(void **state) {
     };
     const int nc = (int)(sizeof C / sizeof C[0]);
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     float src[32];
     uint16_t hf[32], hb[32];
@@ -447,7 +440,7 @@ static void test_attn_h(void **state) {
     const int hds[] = {64, 16, 8, 24, 128, 12};
     const int ns[] = {1, 3, 7, 8, 9, 65, 769};
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);
@@ -469,7 +462,7 @@ static void test_attn_h(void **state) {
 static void test_attn_h_single(void **state) {
     (void)state;
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);

@@ -23,15 +23,6 @@ static int group_setup(void **state) {
     return threads_init(2) == 2 ? 0 : -1;
 }
 
-/* The SIMD paths this machine can run: portable always, AVX2 when present.
- * Kernels with a path of their own are checked on each. */
-static int paths(gemm_path out[2]) {
-    int n = 0;
-    out[n++] = GEMM_PATH_PORTABLE;
-    if (gemm_path_available(GEMM_PATH_AVX2)) out[n++] = GEMM_PATH_AVX2;
-    return n;
-}
-
 static float *fmalloc(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof *p);
     assert_non_null(p);
@@ -181,7 +172,7 @@ static void test_gelu(void **state) {
     (void)state;
     const size_t ns[] = {1, 3, 7, 8, 9, 65, 769, 100003}; /* the last takes the threaded path */
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);
@@ -223,7 +214,7 @@ static void test_gelu_tails(void **state) {
     const float xs[] = {10.0f, 30.0f, 1e4f, 1e20f, -10.0f, -30.0f, -100.0f, -1e4f, -1e6f, -1e20f};
     const int nx = (int)(sizeof xs / sizeof xs[0]);
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     int bad = 0;
     for (int pi = 0; pi < np; pi++) {
@@ -369,7 +360,7 @@ static void test_attn_decode_head(void **state) {
     const int hds[] = {16, 64, 8, 24, 128, 12};
     const int ns[] = {1, 3, 7, 8, 9, 65, 769};
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);
@@ -389,7 +380,7 @@ static void test_attn_decode_head(void **state) {
 static void test_attn_decode_single(void **state) {
     (void)state;
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);
@@ -440,7 +431,7 @@ static void test_attn_causal_head(void **state) {
     const int Ts[] = {1, 3, 5, 65};
     const int hds[] = {16, 64};
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);
@@ -480,7 +471,7 @@ static void test_linear_packed(void **state) {
     const int Ks[] = {1, 3, 65, 769};
     const int Ns[] = {1, 3, 15, 16, 17, 65, 769};
     gemm_path ps[2];
-    const int np = paths(ps);
+    const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
         gemm_path_force(ps[pi]);

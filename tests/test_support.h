@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../bench/npy.h"
+#include "../kernels/gemm_packed.h"
 #include "../model/forward.h"
 #include "../model/safetensors.h"
 #include "../model/weights.h"
@@ -37,6 +38,15 @@
 #define TS_FIXTURE_REF_FULL TS_FIXTURE_DIR "/reference.full_ctx.logits.npy"
 
 /* ---- random numbers ---------------------------------------------------- */
+
+/* The kernel paths this machine can run: portable always, AVX2 when
+ * present; tests of a kernel with a path of its own check each. */
+static inline int ts_gemm_paths(gemm_path out[2]) {
+    int n = 0;
+    out[n++] = GEMM_PATH_PORTABLE;
+    if (gemm_path_available(GEMM_PATH_AVX2)) out[n++] = GEMM_PATH_AVX2;
+    return n;
+}
 
 static inline uint64_t ts_rand_u64(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
