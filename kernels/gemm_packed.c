@@ -153,13 +153,13 @@ static void pack_rows(float *xp, const float *x, int M, int K) {
     }
 #define DEFINE_AVX2_BLOCK(MRB)                                                                          \
     AVX2_FN static void block_avx2_##MRB(float *tile, const float *xp, int kn, const float *panel,      \
-                                         int first, const float *pf) {                                  \
+                                         int first, const float *pf, int pstep) {                       \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                   \
         __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                    \
         if (!first) { ROW_LOAD(MRB, 0) ROW_LOAD(MRB, 1) ROW_LOAD(MRB, 2) ROW_LOAD(MRB, 3)                \
                       ROW_LOAD(MRB, 4) ROW_LOAD(MRB, 5) }                                               \
         for (int k = 0; k < kn; k++) {                                                                  \
-            if (pf) _mm_prefetch((const char *)(pf + (size_t)k * NR), _MM_HINT_T0);                      \
+            if (pf) _mm_prefetch((const char *)(pf + (size_t)((k * pstep) >> 16) * NR), _MM_HINT_T1);    \
             const __m256 w0 = _mm256_load_ps(panel + (size_t)k * NR);                                   \
             const __m256 w1 = _mm256_load_ps(panel + (size_t)k * NR + 8);                               \
             const float *xb = xp + (size_t)k * MRB;                                                     \
@@ -248,9 +248,15 @@ AVX2_FN static void block_avx2_row2(float *y, int ldy, const float *x, int K, co
 }
 
 /* One panel against the M rows packed in xp. The first block of each K
- * chunk streams the panel from memory, prefetching ahead; the second, which
- * finds the chunk in L1, prefetches the same rows of the next panel.
- * next: the following panel, or NULL. */
+ * chunk reads the chunk (prefetching its own rows ahead); the same rows of
+ * the next panel are prefetched into L2 a line at a time spread evenly over
+ * the other blocks (over both when there are two), so that memory streams
+ * while the FMAs run instead of in a burst during one block. Against one
+ * block prefetching the whole next chunk into L1 (gpt2-bench kernels,
+ * weights cold, 4-5 interleaved rounds): M = 8 x1.1-1.2, M = 16-32
+ * x1.05-1.2, M = 64 x1.03-1.07; decode S = 128, 8 interleaved rounds: B = 8
+ * x1.13, B = 12 x1.21, B = 16 x1.09, B = 64 x1.09. next: the following
+ * panel, or NULL. */
 static void panel_avx2(float *y, int ldy, const float *xp, int K, const float *panel, int M, int nw,
                        const float *b, const float *next) {
     float tile[MC_MAX * NR]; /* (M, 16) partial sums */
@@ -260,17 +266,20 @@ static void panel_avx2(float *y, int ldy, const float *xp, int K, const float *p
         const float *pk = panel + (size_t)k0 * NR;
         for (int blk = 0; blk < nblk; blk++) {
             int m0, rows = block_rows(M, nblk, blk, &m0);
-            const float *pf = blk == 0 ? pk + (size_t)GEMM_PREFETCH_K * NR
-                            : (blk == 1 && next) ? next + (size_t)k0 * NR : NULL;
+            /* next panel's chunk: parts for all blocks but the first (both of two) */
+            const int share0 = nblk <= 2, parts = nblk - !share0, part = blk - !share0;
+            const float *pf = next && part >= 0 ? next + (size_t)k0 * NR + (size_t)(part * kn / parts) * NR
+                            : blk == 0 ? pk + (size_t)GEMM_PREFETCH_K * NR : NULL;
+            const int pstep = next && part >= 0 ? (1 << 16) / parts : 1 << 16; /* rows per k, 16.16 */
             const float *xb = xp + (size_t)m0 * K + (size_t)k0 * rows;
             float *tb = tile + (size_t)m0 * NR;
             switch (rows) {
-            case 1: block_avx2_1(tb, xb, kn, pk, k0 == 0, pf); break;
-            case 2: block_avx2_2(tb, xb, kn, pk, k0 == 0, pf); break;
-            case 3: block_avx2_3(tb, xb, kn, pk, k0 == 0, pf); break;
-            case 4: block_avx2_4(tb, xb, kn, pk, k0 == 0, pf); break;
-            case 5: block_avx2_5(tb, xb, kn, pk, k0 == 0, pf); break;
-            default: block_avx2_6(tb, xb, kn, pk, k0 == 0, pf); break;
+            case 1: block_avx2_1(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+            case 2: block_avx2_2(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+            case 3: block_avx2_3(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+            case 4: block_avx2_4(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+            case 5: block_avx2_5(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+            default: block_avx2_6(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
             }
         }
     }
