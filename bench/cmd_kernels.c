@@ -1,6 +1,7 @@
-/* gpt2-bench kernels: the packed decode GEMM against OpenBLAS at a model's
- * decode shapes, weights cold, and which one wins at each (shape, M). This
- * is the measurement behind the choice of kernel (docs/method.md). */
+/* gpt2-bench kernels: the packed decode GEMM (weights in f32, bf16, f16 or
+ * int8) against OpenBLAS sgemm on the same shape in f32, at a model's decode
+ * shapes, weights cold, and which one wins at each (shape, M). This is the
+ * measurement behind the choice of kernel (docs/method.md). */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #include "../kernels/bigalloc.h"
+#include "../kernels/gemm_lowp.h"
 #include "../kernels/gemm_packed.h"
 #include "../kernels/kernels.h"
 #include "../kernels/pin.h"
@@ -16,11 +18,13 @@
 #include "commands.h"
 
 static const char *USAGE =
-    "usage: gpt2-bench kernels [--model NAME] [--batch LIST] [--threads T] [--reps R] [--cold-bytes B] [--json -]\n"
-    "  times the packed decode GEMM and OpenBLAS (sgemv at M = 1, sgemm above) at the model's\n"
-    "  decode shapes (its four layer matrices and the LM head), with M = each batch size,\n"
-    "  weights cold (cycled through copies spanning --cold-bytes, default 256 MiB), best of R;\n"
-    "  prints GFLOP/s, weight GB/s and the faster kernel per (shape, M)\n";
+    "usage: gpt2-bench kernels [--model NAME] [--batch LIST] [--threads T] [--reps R] [--cold-bytes B]\n"
+    "                          [--dtype f32|bf16|f16|int8] [--json -]\n"
+    "  times the packed decode GEMM, its weights in --dtype (default f32), and OpenBLAS in f32\n"
+    "  (sgemv at M = 1, sgemm above) at the model's decode shapes (its four layer matrices and\n"
+    "  the LM head), with M = each batch size, weights cold (cycled through copies spanning\n"
+    "  --cold-bytes of f32 weights, default 256 MiB), best of R; prints GFLOP/s, weight GB/s\n"
+    "  (bytes as stored: 4, 2 or 1 per weight) and the faster kernel per (shape, M)\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -35,7 +39,7 @@ typedef struct {
 
 int cmd_kernels(int argc, char **argv, FILE *out, status_t *st) {
     cli_flag fl[] = {{"--model", 1, 0}, {"--batch", 1, 0}, {"--threads", 1, 0}, {"--reps", 1, 0},
-                     {"--cold-bytes", 1, 0}, {"--json", 1, 0}, {"--help", 0, 0}};
+                     {"--cold-bytes", 1, 0}, {"--dtype", 1, 0}, {"--json", 1, 0}, {"--help", 0, 0}};
     const int nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(argc, argv, 1, fl, nf, "kernels", st);
     if (rc) return rc;
@@ -51,6 +55,12 @@ int cmd_kernels(int argc, char **argv, FILE *out, status_t *st) {
         (GET("--cold-bytes") && (rc = cli_int(GET("--cold-bytes"), "--cold-bytes", 1, 1l << 36, &cold, st))) ||
         (rc = cli_list(GET("--batch") ? GET("--batch") : "1-256*2", "--batch", 1, 4096, &Ms, &nm, st)))
         return rc;
+    wdtype dt = WDT_F32;
+    if (GET("--dtype") && wdtype_parse(GET("--dtype"), &dt) != 0) {
+        free(Ms);
+        return status_fail(st, ST_BAD_INPUT, "kernels: --dtype '%s' is not one of f32, bf16, f16, int8",
+                           GET("--dtype"));
+    }
     const char *json = GET("--json");
     if (json && strcmp(json, "-") != 0) {
         free(Ms);
@@ -69,27 +79,30 @@ int cmd_kernels(int argc, char **argv, FILE *out, status_t *st) {
     cJSON_AddStringToObject(root, "model", c.name);
     cJSON_AddNumberToObject(root, "threads", T);
     cJSON_AddStringToObject(root, "kernel", gemm_path_name(gemm_path_current()));
+    cJSON_AddStringToObject(root, "dtype", wdtype_name(dt));
     cJSON *arr = cJSON_AddArrayToObject(root, "shapes");
     if (!json)
-        fprintf(out, "%s decode shapes, %d threads, packed kernel %s, weights cold; GFLOP/s | weight GB/s\n"
-                     "%-10s %5s %18s %18s %8s\n", c.name, T, gemm_path_name(gemm_path_current()), "shape", "M",
-                "packed", "openblas", "faster");
+        fprintf(out, "%s decode shapes, %d threads, packed kernel %s with %s weights against OpenBLAS f32, "
+                     "weights cold; GFLOP/s | weight GB/s\n%-10s %5s %18s %18s %8s\n",
+                c.name, T, gemm_path_name(gemm_path_current()), wdtype_name(dt), "shape", "M", "packed", "openblas",
+                "faster");
     for (int si = 0; si < nshapes && !rc; si++) {
         const shape *sh = &shapes[si];
-        const size_t wbytes = (size_t)sh->K * sh->N * sizeof(float);
+        const size_t wbytes = (size_t)sh->K * sh->N * sizeof(float), pbytes = (size_t)sh->K * sh->N * wdtype_bytes(dt);
         int copies = (int)((size_t)cold / wbytes) + 1;
         if (copies > 512) copies = 512;
         rc = mem_check(st, "the kernel benchmark's weight copies", 2ull * copies * wbytes + maxM * 8ull * (sh->K + sh->N));
         if (rc) break;
         float **w = calloc((size_t)copies, sizeof *w);
-        packed_w *p = calloc((size_t)copies, sizeof *p);
+        packed_lw *p = calloc((size_t)copies, sizeof *p);
         float *x = big_alloc((size_t)maxM * sh->K * sizeof(float)), *y = big_alloc((size_t)maxM * sh->N * sizeof(float));
         int ok = w && p && x && y;
         for (int i = 0; ok && i < copies; i++) {
             w[i] = big_alloc(wbytes);
             ok = w[i] != NULL;
             for (size_t e = 0; ok && e < wbytes / sizeof(float); e++) w[i][e] = (float)((e * 7 + i) % 13) * 0.01f;
-            ok = ok && !(sh->lm_head ? packed_from_nk(&p[i], w[i], sh->K, sh->N) : packed_from_kn(&p[i], w[i], sh->K, sh->N));
+            ok = ok && !(sh->lm_head ? packed_lw_from_nk(&p[i], w[i], sh->K, sh->N, dt)
+                                     : packed_lw_from_kn(&p[i], w[i], sh->K, sh->N, dt));
         }
         for (size_t e = 0; ok && e < (size_t)maxM * sh->K; e++) x[e] = (float)(e % 17) * 0.01f;
         if (!ok) rc = status_fail(st, ST_RUNTIME, "out of memory for the kernel benchmark");
@@ -107,7 +120,7 @@ int cmd_kernels(int argc, char **argv, FILE *out, status_t *st) {
                     double t0 = now_s();
                     for (int i = 0; i < copies; i++) {
                         if (kind == 0)
-                            linear_packed_f32(y, x, &p[i], NULL, M);
+                            linear_lw(y, x, &p[i], NULL, M);
                         else if (sh->lm_head)
                             linear_nt_f32(y, x, w[i], M, sh->K, sh->N);
                         else
@@ -123,21 +136,21 @@ int cmd_kernels(int argc, char **argv, FILE *out, status_t *st) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddNumberToObject(e, "m", M);
             cJSON_AddNumberToObject(e, "packed_gflops", flops / best[0] / 1e9);
-            cJSON_AddNumberToObject(e, "packed_weight_gbs", wbytes / best[0] / 1e9);
+            cJSON_AddNumberToObject(e, "packed_weight_gbs", pbytes / best[0] / 1e9);
             cJSON_AddNumberToObject(e, "openblas_gflops", flops / best[1] / 1e9);
             cJSON_AddNumberToObject(e, "openblas_weight_gbs", wbytes / best[1] / 1e9);
             cJSON_AddStringToObject(e, "faster", packed_wins ? "packed" : "openblas");
             cJSON_AddItemToArray(rows, e);
             if (!json)
                 fprintf(out, "%-10s %5d %7.1f | %7.1f  %7.1f | %7.1f %8s %.2fx\n", mi == 0 ? sh->name : "", M,
-                        flops / best[0] / 1e9, wbytes / best[0] / 1e9, flops / best[1] / 1e9, wbytes / best[1] / 1e9,
+                        flops / best[0] / 1e9, pbytes / best[0] / 1e9, flops / best[1] / 1e9, wbytes / best[1] / 1e9,
                         packed_wins ? "packed" : "openblas", best[1] / best[0]);
         }
         cJSON_AddNumberToObject(sj, "packed_faster_up_to_m", packed_up_to);
         cJSON_AddItemToArray(arr, sj);
         for (int i = 0; i < copies && w && p; i++) {
             free(w[i]);
-            packed_free(&p[i]);
+            packed_lw_free(&p[i]);
         }
         free(w);
         free(p);

@@ -442,6 +442,31 @@ static void test_calibrate_quick(void **state) {
     free(dir);
 }
 
+/* gpt2-bench kernels --dtype: every shape and M timed, the weight bytes
+ * counted as stored (1 per int8 weight, 4 per f32 one for OpenBLAS); a bad
+ * dtype refused in one line. */
+static void test_kernels_command(void **state) {
+    (void)state;
+    cJSON *j = json_of(RUN("kernels", "--model", "gpt2", "--dtype", "int8", "--batch", "1,3", "--reps", "1",
+                           "--cold-bytes", "1", "--threads", "2", "--json", "-"));
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "dtype")->valuestring, "int8");
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(j, "shapes"), *sh;
+    assert_int_equal(cJSON_GetArraySize(shapes), 5);
+    cJSON_ArrayForEach(sh, shapes) {
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(sh, "m"), *e;
+        assert_int_equal(cJSON_GetArraySize(ms), 2);
+        cJSON_ArrayForEach(e, ms) {
+            const double M = num(e, "m"), gf = num(e, "packed_gflops"), ob = num(e, "openblas_gflops");
+            assert_true(gf > 0 && isfinite(gf) && ob > 0 && isfinite(ob));
+            /* GB/s over GFLOP/s = bytes per weight / (2 M) FLOPs per weight */
+            assert_near(num(e, "packed_weight_gbs") / gf, 1.0 / (2 * M), "int8 bytes per FLOP");
+            assert_near(num(e, "openblas_weight_gbs") / ob, 4.0 / (2 * M), "f32 bytes per FLOP");
+        }
+    }
+    cJSON_Delete(j);
+    expect_refused(RUN("kernels", "--dtype", "int4"), 2, "--dtype", "int4");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_computed_step),
@@ -452,6 +477,7 @@ int main(void) {
         cmocka_unit_test(test_forecast_matches_record),
         cmocka_unit_test(test_other_host_refused),
         cmocka_unit_test(test_calibrate_quick),
+        cmocka_unit_test(test_kernels_command),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
