@@ -682,6 +682,8 @@ int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt
         status_t lst = {0};
         int rc = calib_load(cal, path, &lst);
         const char *why = NULL;
+        char rev[64], why_rev[200];
+        context_git_revision(rev, sizeof rev);
         if (rc) why = lst.msg;
         else if (strcmp(cal->host, host) != 0) why = "measured on another host";
         else if (cal->threads != threads) why = "measured with another thread count";
@@ -689,6 +691,11 @@ int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt
         else if (cal->quick != quick) why = cal->quick ? "a quick calibration" : "a full calibration";
         else if (strcmp(cal->dtype, wdtype_name(wdt)) != 0 || strcmp(cal->kv_dtype, wdtype_name(kvdt)) != 0)
             why = "measured with other dtypes";
+        else if (strcmp(cal->git_revision, rev) != 0) {
+            /* the operators' costs are the kernels': another revision may have other kernels */
+            snprintf(why_rev, sizeof why_rev, "measured at revision %s, this is %s", cal->git_revision, rev);
+            why = why_rev;
+        }
         if (!why) {
             say(progress, "reusing %s (measured %s; --remeasure to measure again)", path, cal->date);
             return ST_OK;

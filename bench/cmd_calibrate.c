@@ -27,7 +27,8 @@ static const char *USAGE =
     "  --threads T    threads, pinned one per core (default: all cores)\n"
     "  --json FILE|-  the calibration as JSON: '-' to stdout, FILE written atomically\n"
     "  --results DIR  folder of DIR/calib-<host>-t<T>-<dtype>-<kvdtype>.json (default: results),\n"
-    "                 reused unless --remeasure (or measured for another host, threads or model)\n"
+    "                 reused unless --remeasure (or measured for another host, threads, model\n"
+    "                 or git revision: the costs are the kernels' of that revision)\n"
     "  --quick        tiny sets, few rows: checks the tool in under 2 s, figures not meaningful\n"
     "                 (kept apart, in ...-quick.json)\n";
 

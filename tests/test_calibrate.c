@@ -421,6 +421,23 @@ static void test_calibrate_quick(void **state) {
     if (r.rc) fail_msg("exit %d: %s", r.rc, r.st.msg);
     assert_non_null(strstr(r.out, "lm_head"));
     free(r.out);
+    /* a file from another revision (other kernels, perhaps) is measured again */
+    cJSON *old = json_of(RUN("calibrate", "--config", TS_FIXTURE_CONFIG, "--quick", "--threads", "2", "--results", dir,
+                             "--json", "-"));
+    cJSON_ReplaceItemInObjectCaseSensitive(old, "git_revision", cJSON_CreateString("0000000"));
+    cJSON_ReplaceItemInObjectCaseSensitive(old, "date", cJSON_CreateString("2000-01-01T00:00:00Z"));
+    char *txt = cJSON_Print(old);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(txt, f);
+    fclose(f);
+    free(txt);
+    cJSON_Delete(old);
+    cJSON *again = json_of(RUN("calibrate", "--config", TS_FIXTURE_CONFIG, "--quick", "--threads", "2", "--results",
+                               dir, "--json", "-"));
+    assert_string_not_equal(cJSON_GetObjectItemCaseSensitive(again, "git_revision")->valuestring, "0000000");
+    assert_string_not_equal(cJSON_GetObjectItemCaseSensitive(again, "date")->valuestring, "2000-01-01T00:00:00Z");
+    cJSON_Delete(again);
 
     /* decode in that folder: the quick file is not a default, nothing is measured */
     cJSON *rec = json_of(RUN("decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4", "--steps", "2",
