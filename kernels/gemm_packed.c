@@ -175,13 +175,13 @@ DEFINE_AVX2_BLOCK(4)
 DEFINE_AVX2_BLOCK(5)
 DEFINE_AVX2_BLOCK(6)
 
-/* M = 1: two independent chains per half (k unrolled by 2), as the single
- * row otherwise waits on FMA latency; x is one contiguous row. No software
- * prefetch: each thread reads one contiguous range, which the hardware
- * prefetcher follows better alone (gpt2-bench kernels, M = 1, weights
- * cold, 6 interleaved rounds: 24.4-25.4 GB/s without against 21-24 with a
- * prefetch 48 rows ahead; 0, 128 and 256 rows ahead no better). The int8
- * kernel, slower per byte, keeps its prefetch (without: 0.78x tok/s). */
+/* M = 1, one panel (the odd one left when a thread's range is walked two
+ * panels at a time by block_avx2_row_2p): two independent chains per half
+ * (k unrolled by 2), as the single row otherwise waits on FMA latency; x is
+ * one contiguous row. No software prefetch: the hardware prefetcher
+ * follows a contiguous stream better alone (gpt2-bench kernels, M = 1,
+ * weights cold, 6 interleaved rounds: 24.4-25.4 GB/s without against 21-24
+ * with a prefetch 48 rows ahead; 0, 128 and 256 rows ahead no better). */
 AVX2_FN static void block_avx2_row(float *y, const float *x, int K, const float *panel, int nw, const float *b) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0;
     int k = 0;
