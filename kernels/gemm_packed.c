@@ -98,6 +98,12 @@ static void panel_portable(float *y, int ldy, const float *x, int K, const float
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
+/* M up to this walk two panels at once (block_avx2_row_2p, _row2_2p);
+ * 1 gives the one-stream M = 2 kernel back, for A/B runs */
+#ifndef GEMM_TWO_STREAM_MAX_M
+#define GEMM_TWO_STREAM_MAX_M 2
+#endif
+_Static_assert(GEMM_TWO_STREAM_MAX_M >= 0 && GEMM_TWO_STREAM_MAX_M <= 2, "two-stream kernels exist for 1 and 2 rows");
 #define MC_MAX 120 /* rows of x per chunk at most (a multiple of MR) */
 
 /* Blocks of MR rows first, the rest last (M = 8: 6 + 2, M = 16: 6 + 6 + 4),
@@ -243,9 +249,10 @@ AVX2_FN static void block_avx2_row_2p(float *ya, float *yb, const float *x, int 
     store_block(yb, 0, acc, 1, nwb, bb);
 }
 
-/* M = 2: the M = 1 kernel for two rows read in place (x0, x1 contiguous
- * rows of K), k unrolled by 2: eight independent chains, no packing of x,
- * no K chunks, no software prefetch. Decode B = 2, S = 128, 5 interleaved
+/* M = 2, one panel (the odd one left when a thread's range is walked two
+ * panels at a time by block_avx2_row2_2p): the M = 1 kernel for two rows
+ * read in place (x0, x1 contiguous rows of K), k unrolled by 2: eight
+ * independent chains, no packing of x, no K chunks, no software prefetch. Decode B = 2, S = 128, 5 interleaved
  * rounds: 91.6 tok/s against 85.2 through the packed blocks (x1.075); the
  * same in-place kernel for 3 and 4 rows gained nothing (x1.04, x0.98). */
 AVX2_FN static void block_avx2_row2(float *y, int ldy, const float *x, int K, const float *panel, int nw,
@@ -283,6 +290,44 @@ AVX2_FN static void block_avx2_row2(float *y, int ldy, const float *x, int K, co
     _mm256_storeu_ps(acc + NR, _mm256_add_ps(c0, g0));
     _mm256_storeu_ps(acc + NR + 8, _mm256_add_ps(c1, g1));
     store_block(y, ldy, acc, 2, nw, b);
+}
+
+/* M = 2, two panels at once (pa, pb half a thread's range apart, as
+ * block_avx2_row_2p): rows x0, x1 read in place, eight independent chains,
+ * no software prefetch. Against block_avx2_row2 over the range (one panel
+ * at a time): gpt2-bench kernels --batch 2, weights cold, 5 interleaved
+ * rounds: 24.1-26.6 against 21.5-22.1 GB/s, all five shapes faster; decode
+ * B = 2, 5 interleaved rounds: S = 128 x1.10, S = 896 x1.07. ldy: the row
+ * stride of ya and yb. */
+AVX2_FN static void block_avx2_row2_2p(float *ya, float *yb, int ldy, const float *x, int K, const float *pa,
+                                       const float *pb, int nwa, int nwb, const float *ba, const float *bb) {
+    const float *x0 = x, *x1 = x + K;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;
+    for (int k = 0; k < K; k++) {
+        const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
+        const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);
+        const __m256 w0 = _mm256_load_ps(p), w1 = _mm256_load_ps(p + 8);
+        const __m256 v0 = _mm256_load_ps(q), v1 = _mm256_load_ps(q + 8);
+        a0 = _mm256_fmadd_ps(r0, w0, a0);
+        a1 = _mm256_fmadd_ps(r0, w1, a1);
+        c0 = _mm256_fmadd_ps(r1, w0, c0);
+        c1 = _mm256_fmadd_ps(r1, w1, c1);
+        e0 = _mm256_fmadd_ps(r0, v0, e0);
+        e1 = _mm256_fmadd_ps(r0, v1, e1);
+        g0 = _mm256_fmadd_ps(r1, v0, g0);
+        g1 = _mm256_fmadd_ps(r1, v1, g1);
+    }
+    float acc[2 * NR];
+    _mm256_storeu_ps(acc, a0);
+    _mm256_storeu_ps(acc + 8, a1);
+    _mm256_storeu_ps(acc + NR, c0);
+    _mm256_storeu_ps(acc + NR + 8, c1);
+    store_block(ya, ldy, acc, 2, nwa, ba);
+    _mm256_storeu_ps(acc, e0);
+    _mm256_storeu_ps(acc + 8, e1);
+    _mm256_storeu_ps(acc + NR, g0);
+    _mm256_storeu_ps(acc + NR + 8, g1);
+    store_block(yb, ldy, acc, 2, nwb, bb);
 }
 
 /* One panel against the M rows packed in xp. The first block of each K
@@ -373,21 +418,26 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
     {
         const int nt = omp_get_num_threads(), t = omp_get_thread_num();
         const int j0 = (int)((long)np * t / nt), j1 = (int)((long)np * (t + 1) / nt);
-        if (path == GEMM_PATH_AVX2 && M == 1) { /* two streams: panels i and h + i of the range */
+        if (path == GEMM_PATH_AVX2 && M <= GEMM_TWO_STREAM_MAX_M) { /* two streams: panels i and h + i of the range */
             const int h = (j1 - j0 + 1) / 2;
             for (int i = 0; i < h; i++) {
                 const int ja = j0 + i, jb = j0 + h + i, na = N - ja * NR < NR ? N - ja * NR : NR;
                 const float *pa = w->panels + (size_t)ja * K * NR, *ba = b ? b + ja * NR : NULL;
                 if (jb < j1) {
                     const int nb = N - jb * NR < NR ? N - jb * NR : NR;
-                    block_avx2_row_2p(y + ja * NR, y + jb * NR, x, K, pa, w->panels + (size_t)jb * K * NR, na, nb,
-                                      ba, b ? b + jb * NR : NULL);
-                } else {
+                    const float *pb = w->panels + (size_t)jb * K * NR, *bb = b ? b + jb * NR : NULL;
+                    if (M == 1)
+                        block_avx2_row_2p(y + ja * NR, y + jb * NR, x, K, pa, pb, na, nb, ba, bb);
+                    else
+                        block_avx2_row2_2p(y + ja * NR, y + jb * NR, N, x, K, pa, pb, na, nb, ba, bb);
+                } else if (M == 1) {
                     block_avx2_row(y + ja * NR, x, K, pa, na, ba);
+                } else {
+                    block_avx2_row2(y + ja * NR, N, x, K, pa, na, ba);
                 }
             }
         }
-        for (int m0 = 0; m0 < M && !(path == GEMM_PATH_AVX2 && M == 1); m0 += mc) {
+        for (int m0 = 0; m0 < M && !(path == GEMM_PATH_AVX2 && M <= GEMM_TWO_STREAM_MAX_M); m0 += mc) {
             const int rows = M - m0 < mc ? M - m0 : mc;
             const float *xc = x + (size_t)m0 * K;
             float *yc = y + (size_t)m0 * N;
