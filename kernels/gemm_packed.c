@@ -98,12 +98,14 @@ static void panel_portable(float *y, int ldy, const float *x, int K, const float
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
-/* M up to this walk two panels at once (block_avx2_row_2p, _row2_2p);
- * 1 gives the one-stream M = 2 kernel back, for A/B runs */
+/* M up to this walk two panels at once (block_avx2_row_2p, _row2_2p,
+ * pair_avx2); smaller values give the one-panel kernels back, for A/B runs.
+ * 4: at M = 5 the pairs were even with the 6-row blocks (decode B = 5
+ * x0.97-1.02), at M = 6 and 8 slower (kernels, 4 rounds: x0.9-1.0). */
 #ifndef GEMM_TWO_STREAM_MAX_M
-#define GEMM_TWO_STREAM_MAX_M 2
+#define GEMM_TWO_STREAM_MAX_M 4
 #endif
-_Static_assert(GEMM_TWO_STREAM_MAX_M >= 0 && GEMM_TWO_STREAM_MAX_M <= 2, "two-stream kernels exist for 1 and 2 rows");
+_Static_assert(GEMM_TWO_STREAM_MAX_M >= 0 && GEMM_TWO_STREAM_MAX_M <= 16, "the pair tile holds at most 16 rows");
 #define MC_MAX 120 /* rows of x per chunk at most (a multiple of MR) */
 
 /* Blocks of MR rows first, the rest last (M = 8: 6 + 2, M = 16: 6 + 6 + 4),
@@ -330,6 +332,97 @@ AVX2_FN static void block_avx2_row2_2p(float *ya, float *yb, int ldy, const floa
     store_block(yb, ldy, acc, 2, nwb, bb);
 }
 
+/* M = 3 .. GEMM_TWO_STREAM_MAX_M, two panels at once: the K rows of a pair
+ * of panels (pa, pb) run in chunks of GEMM_KC2 (8 KiB of the pair, in L1),
+ * each chunk against the rows two at a time (the last alone when M is odd),
+ * x read in place, no software prefetch; partial sums wait in tile: (M, 32),
+ * a row's 16 columns of pa then its 16 of pb. Against the packed 3- and
+ * 4-row blocks (one panel at a time, prefetching the next), gpt2-bench
+ * kernels, weights cold, 4 interleaved rounds: M = 3 x1.25-1.45, M = 4
+ * x1.2-1.35 with chunks of 64 rows (128: x1.05-1.2, 512: x1.05-1.3);
+ * decode, 5 interleaved rounds: B = 4 x1.10 at S = 128 and 896, B = 3
+ * x1.14 / x1.04. */
+#ifndef GEMM_KC2
+#define GEMM_KC2 64
+#endif
+AVX2_FN static void pair_rows2(float *tile, const float *x0, const float *x1, int kn, const float *pa,
+                               const float *pb, int first) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;
+    if (!first) {
+        a0 = _mm256_loadu_ps(tile), a1 = _mm256_loadu_ps(tile + 8);
+        e0 = _mm256_loadu_ps(tile + 16), e1 = _mm256_loadu_ps(tile + 24);
+        c0 = _mm256_loadu_ps(tile + 32), c1 = _mm256_loadu_ps(tile + 40);
+        g0 = _mm256_loadu_ps(tile + 48), g1 = _mm256_loadu_ps(tile + 56);
+    }
+    for (int k = 0; k < kn; k++) {
+        const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
+        const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);
+        const __m256 w0 = _mm256_load_ps(p), w1 = _mm256_load_ps(p + 8);
+        const __m256 v0 = _mm256_load_ps(q), v1 = _mm256_load_ps(q + 8);
+        a0 = _mm256_fmadd_ps(r0, w0, a0);
+        a1 = _mm256_fmadd_ps(r0, w1, a1);
+        c0 = _mm256_fmadd_ps(r1, w0, c0);
+        c1 = _mm256_fmadd_ps(r1, w1, c1);
+        e0 = _mm256_fmadd_ps(r0, v0, e0);
+        e1 = _mm256_fmadd_ps(r0, v1, e1);
+        g0 = _mm256_fmadd_ps(r1, v0, g0);
+        g1 = _mm256_fmadd_ps(r1, v1, g1);
+    }
+    _mm256_storeu_ps(tile, a0), _mm256_storeu_ps(tile + 8, a1);
+    _mm256_storeu_ps(tile + 16, e0), _mm256_storeu_ps(tile + 24, e1);
+    _mm256_storeu_ps(tile + 32, c0), _mm256_storeu_ps(tile + 40, c1);
+    _mm256_storeu_ps(tile + 48, g0), _mm256_storeu_ps(tile + 56, g1);
+}
+/* One row against the pair, k unrolled by 2 (eight chains). */
+AVX2_FN static void pair_rows1(float *tile, const float *x0, int kn, const float *pa, const float *pb, int first) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;
+    if (!first) {
+        a0 = _mm256_loadu_ps(tile), a1 = _mm256_loadu_ps(tile + 8);
+        e0 = _mm256_loadu_ps(tile + 16), e1 = _mm256_loadu_ps(tile + 24);
+    }
+    int k = 0;
+    for (; k + 1 < kn; k += 2) {
+        const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
+        const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x0 + k + 1);
+        a0 = _mm256_fmadd_ps(r0, _mm256_load_ps(p), a0);
+        a1 = _mm256_fmadd_ps(r0, _mm256_load_ps(p + 8), a1);
+        e0 = _mm256_fmadd_ps(r0, _mm256_load_ps(q), e0);
+        e1 = _mm256_fmadd_ps(r0, _mm256_load_ps(q + 8), e1);
+        c0 = _mm256_fmadd_ps(r1, _mm256_load_ps(p + 16), c0);
+        c1 = _mm256_fmadd_ps(r1, _mm256_load_ps(p + 24), c1);
+        g0 = _mm256_fmadd_ps(r1, _mm256_load_ps(q + 16), g0);
+        g1 = _mm256_fmadd_ps(r1, _mm256_load_ps(q + 24), g1);
+    }
+    if (k < kn) {
+        const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
+        const __m256 r0 = _mm256_broadcast_ss(x0 + k);
+        a0 = _mm256_fmadd_ps(r0, _mm256_load_ps(p), a0);
+        a1 = _mm256_fmadd_ps(r0, _mm256_load_ps(p + 8), a1);
+        e0 = _mm256_fmadd_ps(r0, _mm256_load_ps(q), e0);
+        e1 = _mm256_fmadd_ps(r0, _mm256_load_ps(q + 8), e1);
+    }
+    _mm256_storeu_ps(tile, _mm256_add_ps(a0, c0)), _mm256_storeu_ps(tile + 8, _mm256_add_ps(a1, c1));
+    _mm256_storeu_ps(tile + 16, _mm256_add_ps(e0, g0)), _mm256_storeu_ps(tile + 24, _mm256_add_ps(e1, g1));
+}
+/* y: the M rows' outputs for panels ja (nwa columns at ya) and jb (at yb). */
+static void pair_avx2(float *ya, float *yb, int ldy, const float *x, int K, int M, const float *pa, const float *pb,
+                      int nwa, int nwb, const float *ba, const float *bb) {
+    float tile[GEMM_TWO_STREAM_MAX_M * 2 * NR]; /* (M, 32) */
+    for (int k0 = 0; k0 < K; k0 += GEMM_KC2) {
+        const int kn = K - k0 < GEMM_KC2 ? K - k0 : GEMM_KC2;
+        const float *pk = pa + (size_t)k0 * NR, *qk = pb + (size_t)k0 * NR;
+        int m = 0;
+        for (; m + 1 < M; m += 2)
+            pair_rows2(tile + (size_t)m * 2 * NR, x + (size_t)m * K + k0, x + (size_t)(m + 1) * K + k0, kn, pk, qk,
+                       k0 == 0);
+        if (m < M) pair_rows1(tile + (size_t)m * 2 * NR, x + (size_t)m * K + k0, kn, pk, qk, k0 == 0);
+    }
+    for (int m = 0; m < M; m++) {
+        store_block(ya + (size_t)m * ldy, 0, tile + (size_t)m * 2 * NR, 1, nwa, ba);
+        if (yb) store_block(yb + (size_t)m * ldy, 0, tile + (size_t)m * 2 * NR + NR, 1, nwb, bb);
+    }
+}
+
 /* One panel against the M rows packed in xp. The first block of each K
  * chunk reads the chunk (prefetching its own rows ahead); the same rows of
  * the next panel are prefetched into L2 a line at a time spread evenly over
@@ -408,7 +501,7 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
     const int K = w->K, N = w->N, np = w->Np / NR;
     const gemm_path path = gemm_path_current();
     const int mc = rows_per_chunk(K);
-    const int packs = path == GEMM_PATH_AVX2 && M > 2;
+    const int packs = path == GEMM_PATH_AVX2 && M > GEMM_TWO_STREAM_MAX_M;
     float *xp = packs ? malloc((size_t)(M < mc ? M : mc) * K * sizeof(float)) : NULL; /* (chunk rows, K) */
     const int use_packed = packs && xp;
     /* Each thread owns one contiguous range of panels (so each core streams
@@ -428,12 +521,16 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
                     const float *pb = w->panels + (size_t)jb * K * NR, *bb = b ? b + jb * NR : NULL;
                     if (M == 1)
                         block_avx2_row_2p(y + ja * NR, y + jb * NR, x, K, pa, pb, na, nb, ba, bb);
-                    else
+                    else if (M == 2)
                         block_avx2_row2_2p(y + ja * NR, y + jb * NR, N, x, K, pa, pb, na, nb, ba, bb);
+                    else
+                        pair_avx2(y + ja * NR, y + jb * NR, N, x, K, M, pa, pb, na, nb, ba, bb);
                 } else if (M == 1) {
                     block_avx2_row(y + ja * NR, x, K, pa, na, ba);
-                } else {
+                } else if (M == 2) {
                     block_avx2_row2(y + ja * NR, N, x, K, pa, na, ba);
+                } else { /* the odd panel: paired with itself, its second half of the tile dropped */
+                    pair_avx2(y + ja * NR, NULL, N, x, K, M, pa, pa, na, 0, ba, NULL);
                 }
             }
         }
