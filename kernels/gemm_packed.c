@@ -213,43 +213,6 @@ AVX2_FN static void block_avx2_row(float *y, const float *x, int K, const float 
     store_block(y, 0, acc, 1, nw, b);
 }
 
-/* M = 1, two panels at once: pa and pb lie half a thread's range apart, so
- * each core streams two places of the matrix instead of one. Against one
- * panel at a time (block_avx2_row over the range), gpt2-bench kernels
- * --batch 1, weights cold, 5 interleaved rounds: 26.8 against 24.7 GB/s,
- * all five shapes faster. */
-AVX2_FN static void block_avx2_row_2p(float *ya, float *yb, const float *x, int K, const float *pa, const float *pb,
-                                      int nwa, int nwb, const float *ba, const float *bb) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;
-    int k = 0;
-    for (; k + 1 < K; k += 2) {
-        const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
-        const __m256 x0 = _mm256_broadcast_ss(x + k), x1 = _mm256_broadcast_ss(x + k + 1);
-        a0 = _mm256_fmadd_ps(x0, _mm256_load_ps(p), a0);
-        a1 = _mm256_fmadd_ps(x0, _mm256_load_ps(p + 8), a1);
-        e0 = _mm256_fmadd_ps(x0, _mm256_load_ps(q), e0);
-        e1 = _mm256_fmadd_ps(x0, _mm256_load_ps(q + 8), e1);
-        c0 = _mm256_fmadd_ps(x1, _mm256_load_ps(p + 16), c0);
-        c1 = _mm256_fmadd_ps(x1, _mm256_load_ps(p + 24), c1);
-        g0 = _mm256_fmadd_ps(x1, _mm256_load_ps(q + 16), g0);
-        g1 = _mm256_fmadd_ps(x1, _mm256_load_ps(q + 24), g1);
-    }
-    if (k < K) {
-        const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
-        const __m256 x0 = _mm256_broadcast_ss(x + k);
-        a0 = _mm256_fmadd_ps(x0, _mm256_load_ps(p), a0);
-        a1 = _mm256_fmadd_ps(x0, _mm256_load_ps(p + 8), a1);
-        e0 = _mm256_fmadd_ps(x0, _mm256_load_ps(q), e0);
-        e1 = _mm256_fmadd_ps(x0, _mm256_load_ps(q + 8), e1);
-    }
-    float acc[NR];
-    _mm256_storeu_ps(acc, _mm256_add_ps(a0, c0));
-    _mm256_storeu_ps(acc + 8, _mm256_add_ps(a1, c1));
-    store_block(ya, 0, acc, 1, nwa, ba);
-    _mm256_storeu_ps(acc, _mm256_add_ps(e0, g0));
-    _mm256_storeu_ps(acc + 8, _mm256_add_ps(e1, g1));
-    store_block(yb, 0, acc, 1, nwb, bb);
-}
 
 /* M = 2, one panel (the odd one left when a thread's range is walked two
  * panels at a time by block_avx2_row2_2p): the M = 1 kernel for two rows
@@ -294,43 +257,6 @@ AVX2_FN static void block_avx2_row2(float *y, int ldy, const float *x, int K, co
     store_block(y, ldy, acc, 2, nw, b);
 }
 
-/* M = 2, two panels at once (pa, pb half a thread's range apart, as
- * block_avx2_row_2p): rows x0, x1 read in place, eight independent chains,
- * no software prefetch. Against block_avx2_row2 over the range (one panel
- * at a time): gpt2-bench kernels --batch 2, weights cold, 5 interleaved
- * rounds: 24.1-26.6 against 21.5-22.1 GB/s, all five shapes faster; decode
- * B = 2, 5 interleaved rounds: S = 128 x1.10, S = 896 x1.07. ldy: the row
- * stride of ya and yb. */
-AVX2_FN static void block_avx2_row2_2p(float *ya, float *yb, int ldy, const float *x, int K, const float *pa,
-                                       const float *pb, int nwa, int nwb, const float *ba, const float *bb) {
-    const float *x0 = x, *x1 = x + K;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;
-    for (int k = 0; k < K; k++) {
-        const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
-        const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);
-        const __m256 w0 = _mm256_load_ps(p), w1 = _mm256_load_ps(p + 8);
-        const __m256 v0 = _mm256_load_ps(q), v1 = _mm256_load_ps(q + 8);
-        a0 = _mm256_fmadd_ps(r0, w0, a0);
-        a1 = _mm256_fmadd_ps(r0, w1, a1);
-        c0 = _mm256_fmadd_ps(r1, w0, c0);
-        c1 = _mm256_fmadd_ps(r1, w1, c1);
-        e0 = _mm256_fmadd_ps(r0, v0, e0);
-        e1 = _mm256_fmadd_ps(r0, v1, e1);
-        g0 = _mm256_fmadd_ps(r1, v0, g0);
-        g1 = _mm256_fmadd_ps(r1, v1, g1);
-    }
-    float acc[2 * NR];
-    _mm256_storeu_ps(acc, a0);
-    _mm256_storeu_ps(acc + 8, a1);
-    _mm256_storeu_ps(acc + NR, c0);
-    _mm256_storeu_ps(acc + NR + 8, c1);
-    store_block(ya, ldy, acc, 2, nwa, ba);
-    _mm256_storeu_ps(acc, e0);
-    _mm256_storeu_ps(acc + 8, e1);
-    _mm256_storeu_ps(acc + NR, g0);
-    _mm256_storeu_ps(acc + NR + 8, g1);
-    store_block(yb, ldy, acc, 2, nwb, bb);
-}
 
 /* M = 3 .. GEMM_TWO_STREAM_MAX_M, two panels at once: the K rows of a pair
  * of panels (pa, pb) run in chunks of GEMM_KC2 (8 KiB of the pair, in L1),
@@ -404,6 +330,37 @@ AVX2_FN static void pair_rows1(float *tile, const float *x0, int kn, const float
     _mm256_storeu_ps(tile, _mm256_add_ps(a0, c0)), _mm256_storeu_ps(tile + 8, _mm256_add_ps(a1, c1));
     _mm256_storeu_ps(tile + 16, _mm256_add_ps(e0, g0)), _mm256_storeu_ps(tile + 24, _mm256_add_ps(e1, g1));
 }
+/* M = 1, two panels at once: pa and pb lie half a thread's range apart, so
+ * each core streams two places of the matrix instead of one: pair_rows1
+ * over the whole of K. Against one
+ * panel at a time (block_avx2_row over the range), gpt2-bench kernels
+ * --batch 1, weights cold, 5 interleaved rounds: 26.8 against 24.7 GB/s,
+ * all five shapes faster. */
+static void block_avx2_row_2p(float *ya, float *yb, const float *x, int K, const float *pa, const float *pb, int nwa,
+                              int nwb, const float *ba, const float *bb) {
+    float tile[2 * NR]; /* (1, 32) */
+    pair_rows1(tile, x, K, pa, pb, 1);
+    store_block(ya, 0, tile, 1, nwa, ba);
+    store_block(yb, 0, tile + NR, 1, nwb, bb);
+}
+
+/* M = 2, two panels at once (pa, pb half a thread's range apart, as
+ * block_avx2_row_2p): pair_rows2 over the whole of K, rows x0, x1 read in place,
+ * no software prefetch. Against block_avx2_row2 over the range (one panel
+ * at a time): gpt2-bench kernels --batch 2, weights cold, 5 interleaved
+ * rounds: 24.1-26.6 against 21.5-22.1 GB/s, all five shapes faster; decode
+ * B = 2, 5 interleaved rounds: S = 128 x1.10, S = 896 x1.07. ldy: the row
+ * stride of ya and yb. */
+static void block_avx2_row2_2p(float *ya, float *yb, int ldy, const float *x, int K, const float *pa,
+                               const float *pb, int nwa, int nwb, const float *ba, const float *bb) {
+    float tile[4 * NR]; /* (2, 32) */
+    pair_rows2(tile, x, x + K, K, pa, pb, 1);
+    for (int m = 0; m < 2; m++) {
+        store_block(ya + (size_t)m * ldy, 0, tile + (size_t)m * 2 * NR, 1, nwa, ba);
+        store_block(yb + (size_t)m * ldy, 0, tile + (size_t)m * 2 * NR + NR, 1, nwb, bb);
+    }
+}
+
 /* y: the M rows' outputs for panels ja (nwa columns at ya) and jb (at yb). */
 static void pair_avx2(float *ya, float *yb, int ldy, const float *x, int K, int M, const float *pa, const float *pb,
                       int nwa, int nwb, const float *ba, const float *bb) {
