@@ -459,93 +459,110 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         store_block(y, ldy, acc, MRB, nw, b, s);                                                                 \
     }
 
-/* M = 1: k unrolled by 4, four independent accumulator pairs, one prefetch
- * per 64 bytes. */
-#define DEFINE_ROW(TAG, ET, FN)                                                                                   \
-    FN static void row_##TAG(float *y, const float *x, int K, const ET *panel, int nw, const float *b,          \
-                             const float *s, const char *pf) {                                                    \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;         \
-        __m256 w0, w1;                                                                                           \
-        enum { PFU = 64 / (NR * (int)sizeof(ET)) };                                                             \
-        int k = 0;                                                                                               \
-        for (; k + 3 < K; k += 4) {                                                                              \
-            const ET *p = panel + (size_t)k * NR;                                                                \
-            for (int u = 0; u < 4; u += PFU) _mm_prefetch(pf + ((size_t)k + u) * NR * sizeof(ET), _MM_HINT_T0);  \
-            LOADW_##TAG(p, w0, w1)                                                                              \
-            __m256 xv = _mm256_broadcast_ss(x + k);                                                              \
-            a0 = _mm256_fmadd_ps(xv, w0, a0);                                                                    \
-            c0 = _mm256_fmadd_ps(xv, w1, c0);                                                                    \
-            LOADW_##TAG(p + NR, w0, w1)                                                                         \
-            xv = _mm256_broadcast_ss(x + k + 1);                                                                 \
-            a1 = _mm256_fmadd_ps(xv, w0, a1);                                                                    \
-            c1 = _mm256_fmadd_ps(xv, w1, c1);                                                                    \
-            LOADW_##TAG(p + 2 * NR, w0, w1)                                                                     \
-            xv = _mm256_broadcast_ss(x + k + 2);                                                                 \
-            a2 = _mm256_fmadd_ps(xv, w0, a2);                                                                    \
-            c2 = _mm256_fmadd_ps(xv, w1, c2);                                                                    \
-            LOADW_##TAG(p + 3 * NR, w0, w1)                                                                     \
-            xv = _mm256_broadcast_ss(x + k + 3);                                                                 \
-            a3 = _mm256_fmadd_ps(xv, w0, a3);                                                                    \
-            c3 = _mm256_fmadd_ps(xv, w1, c3);                                                                    \
-        }                                                                                                        \
-        for (; k < K; k++) {                                                                                     \
-            LOADW_##TAG(panel + (size_t)k * NR, w0, w1)                                                         \
-            const __m256 xv = _mm256_broadcast_ss(x + k);                                                        \
-            a0 = _mm256_fmadd_ps(xv, w0, a0);                                                                    \
-            c0 = _mm256_fmadd_ps(xv, w1, c0);                                                                    \
-        }                                                                                                        \
-        float acc[NR];                                                                                           \
-        a0 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));                                        \
-        c0 = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));                                        \
-        FIX_##TAG(a0, c0)                                                                                        \
-        _mm256_storeu_ps(acc, a0);                                                                               \
-        _mm256_storeu_ps(acc + 8, c0);                                                                           \
-        store_block(y, 0, acc, 1, nw, b, s);                                                                     \
-    }
-
-
-/* M = 1, two panels at once (pa, pb: half a thread's range apart), k
- * unrolled by 2, no software prefetch: each core streams two places of the
- * matrix instead of one. Against row_* over the range (one panel at a
- * time, prefetching ahead), gpt2-bench kernels --batch 1, weights cold, 5
- * interleaved rounds each: bf16 26.4 against 22.8 and 25.1 against 20.1
- * GB/s (f32's kernel: 26.9, 26.7), int8 20.8 against 19.8. ya, yb: their
- * outputs. */
-/* One k row of both panels into accumulator pairs (A, C) and (E, G). */
-#define ROW2_STEP(TAG, KK, A, C, E, G)                                                                           \
+/* M = 1 .. LOWP_TWO_STREAM_MAX_M, two panels at once (pa, pb: half a
+ * thread's range apart), no software prefetch: each core streams two places
+ * of the matrix instead of one. M = 1 (k unrolled by 2) and M = 2 (every
+ * widened weight vector feeds both rows) run over the whole of K; above
+ * that, chunks of LOWP_KC2 K rows of the pair (in L1), the rows two at a
+ * time (the last alone when M is odd), x read in place. Partial sums wait
+ * in tile: (M, 32), a row's 16 columns of pa then its 16 of pb, bf16's
+ * even/odd column order kept until the store.
+ * M = 1, against one panel at a time (prefetching ahead), gpt2-bench
+ * kernels --batch 1, weights cold, 5 interleaved rounds each: bf16 26.4
+ * against 22.8 and 25.1 against 20.1 GB/s (f32's kernel: 26.9, 26.7), int8
+ * 20.8 against 19.8.
+ * M = 2, against the 2-row block over one panel (4 chains): kernels --dtype
+ * int8 --batch 2, 4 interleaved rounds: 64-80 against 39-60 GFLOP/s (x1.3-
+ * 1.85, all five shapes); bf16 x0.99-1.13; decode --dtype int8 --batch 2
+ * --context 128, 4 rounds: x1.37 and x1.30 (two A/B runs), bf16 x1.02.
+ * Default 2: at M = 3, 4 each pair of rows widens the pair's chunk again
+ * (one widening per 2 rows, against one per 3 or 4 in the 6-row block's
+ * loop), and decode int8 B = 4 ran x0.90 (0.81-0.94, 4 rounds) with it,
+ * B = 3 x0.87-1.27: no clear gain. -DLOWP_TWO_STREAM_MAX_M=4 gives it back. */
+#ifndef LOWP_TWO_STREAM_MAX_M
+#define LOWP_TWO_STREAM_MAX_M 2
+#endif
+#ifndef LOWP_KC2
+#define LOWP_KC2 64
+#endif
+_Static_assert(LOWP_TWO_STREAM_MAX_M >= 1 && LOWP_TWO_STREAM_MAX_M <= 16, "the pair tile holds 1 to 16 rows");
+/* One k row of both panels against row XV: accumulator pairs (A, C) for pa
+ * and (E, G) for pb. */
+#define PAIR_FMA(XV, A, C, E, G)                                                                                 \
     {                                                                                                            \
-        const __m256 xv = _mm256_broadcast_ss(x + (KK));                                                         \
-        LOADW_##TAG(pa + (size_t)(KK) * NR, w0, w1)                                                             \
-        LOADW_##TAG(pb + (size_t)(KK) * NR, v0, v1)                                                             \
-        A = _mm256_fmadd_ps(xv, w0, A);                                                                          \
-        C = _mm256_fmadd_ps(xv, w1, C);                                                                          \
-        E = _mm256_fmadd_ps(xv, v0, E);                                                                          \
-        G = _mm256_fmadd_ps(xv, v1, G);                                                                          \
+        A = _mm256_fmadd_ps(XV, w0, A);                                                                          \
+        C = _mm256_fmadd_ps(XV, w1, C);                                                                          \
+        E = _mm256_fmadd_ps(XV, v0, E);                                                                          \
+        G = _mm256_fmadd_ps(XV, v1, G);                                                                          \
     }
-/* Sums the two chains of one panel, puts bf16's columns back in order and
- * stores it: acc * s + b into y. */
-#define ROW2_STORE(TAG, Y, NW, B, S, A0, A1, C0, C1)                                                             \
-    {                                                                                                            \
-        __m256 r0_ = _mm256_add_ps(A0, A1), r1_ = _mm256_add_ps(C0, C1);                                        \
-        FIX_##TAG(r0_, r1_)                                                                                      \
-        _mm256_storeu_ps(acc, r0_);                                                                              \
-        _mm256_storeu_ps(acc + 8, r1_);                                                                          \
-        store_block(Y, 0, acc, 1, NW, B, S);                                                                     \
-    }
-#define DEFINE_ROW2(TAG, ET, FN)                                                                                  \
-    FN static void row2_##TAG(float *ya, float *yb, const float *x, int K, const ET *pa, const ET *pb, int nwa,  \
-                              int nwb, const float *ba, const float *bb, const float *sa, const float *sb) {      \
+#define PAIR_LOADW(TAG, KK)                                                                                      \
+    LOADW_##TAG(pa + (size_t)(KK) * NR, w0, w1)                                                                 \
+    LOADW_##TAG(pb + (size_t)(KK) * NR, v0, v1)
+#define TILE_LOAD(T, A, C, E, G)                                                                                 \
+    A = _mm256_loadu_ps(T), C = _mm256_loadu_ps((T) + 8), E = _mm256_loadu_ps((T) + 16),                        \
+    G = _mm256_loadu_ps((T) + 24);
+#define TILE_STORE(T, A, C, E, G)                                                                                \
+    _mm256_storeu_ps(T, A), _mm256_storeu_ps((T) + 8, C), _mm256_storeu_ps((T) + 16, E),                        \
+    _mm256_storeu_ps((T) + 24, G);
+#define DEFINE_PAIR(TAG, ET, FN)                                                                                  \
+    /* one row, k unrolled by 2: eight chains */                                                                 \
+    FN static void pair1_##TAG(float *tile, const float *x0, int kn, const ET *pa, const ET *pb, int first) {    \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;         \
         __m256 w0, w1, v0, v1;                                                                                   \
+        if (!first) { TILE_LOAD(tile, a0, c0, e0, g0) }                                                          \
         int k = 0;                                                                                               \
-        for (; k + 1 < K; k += 2) {                                                                              \
-            ROW2_STEP(TAG, k, a0, c0, e0, g0)                                                                    \
-            ROW2_STEP(TAG, k + 1, a1, c1, e1, g1)                                                                \
+        for (; k + 1 < kn; k += 2) {                                                                             \
+            const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x0 + k + 1);                 \
+            PAIR_LOADW(TAG, k) PAIR_FMA(r0, a0, c0, e0, g0)                                                      \
+            PAIR_LOADW(TAG, k + 1) PAIR_FMA(r1, a1, c1, e1, g1)                                                  \
         }                                                                                                        \
-        if (k < K) ROW2_STEP(TAG, k, a0, c0, e0, g0)                                                             \
-        float acc[NR];                                                                                           \
-        ROW2_STORE(TAG, ya, nwa, ba, sa, a0, a1, c0, c1)                                                         \
-        ROW2_STORE(TAG, yb, nwb, bb, sb, e0, e1, g0, g1)                                                         \
+        if (k < kn) {                                                                                            \
+            const __m256 r0 = _mm256_broadcast_ss(x0 + k);                                                       \
+            PAIR_LOADW(TAG, k) PAIR_FMA(r0, a0, c0, e0, g0)                                                      \
+        }                                                                                                        \
+        a0 = _mm256_add_ps(a0, a1), c0 = _mm256_add_ps(c0, c1);                                                  \
+        e0 = _mm256_add_ps(e0, e1), g0 = _mm256_add_ps(g0, g1);                                                  \
+        TILE_STORE(tile, a0, c0, e0, g0)                                                                         \
+    }                                                                                                            \
+    /* two rows, one widening of each weight vector for both: eight chains */                                   \
+    FN static void pair2_##TAG(float *tile, const float *x0, const float *x1, int kn, const ET *pa, const ET *pb, \
+                               int first) {                                                                      \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;         \
+        __m256 w0, w1, v0, v1;                                                                                   \
+        if (!first) { TILE_LOAD(tile, a0, c0, e0, g0) TILE_LOAD(tile + 2 * NR, a1, c1, e1, g1) }                 \
+        for (int k = 0; k < kn; k++) {                                                                           \
+            const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);                     \
+            PAIR_LOADW(TAG, k)                                                                                   \
+            PAIR_FMA(r0, a0, c0, e0, g0)                                                                         \
+            PAIR_FMA(r1, a1, c1, e1, g1)                                                                         \
+        }                                                                                                        \
+        TILE_STORE(tile, a0, c0, e0, g0) TILE_STORE(tile + 2 * NR, a1, c1, e1, g1)                               \
+    }                                                                                                            \
+    /* y: the M rows' outputs for panel pa (nwa columns at ya) and pb (at yb; \
+     * NULL: pb is pa again, its half of the tile dropped) */                                                    \
+    FN static void pair_##TAG(float *ya, float *yb, int ldy, const float *x, int K, int M, const ET *pa,         \
+                              const ET *pb, int nwa, int nwb, const float *ba, const float *bb, const float *sa,  \
+                              const float *sb) {                                                                 \
+        float tile[LOWP_TWO_STREAM_MAX_M * 2 * NR]; /* (M, 32) */                                                \
+        const int kc = M <= 2 ? K : LOWP_KC2;                                                                    \
+        for (int k0 = 0; k0 < K; k0 += kc) {                                                                     \
+            const int kn = K - k0 < kc ? K - k0 : kc;                                                            \
+            const ET *pk = pa + (size_t)k0 * NR, *qk = pb + (size_t)k0 * NR;                                     \
+            int m = 0;                                                                                           \
+            for (; m + 1 < M; m += 2)                                                                            \
+                pair2_##TAG(tile + (size_t)m * 2 * NR, x + (size_t)m * K + k0, x + (size_t)(m + 1) * K + k0, kn, \
+                            pk, qk, k0 == 0);                                                                    \
+            if (m < M) pair1_##TAG(tile + (size_t)m * 2 * NR, x + (size_t)m * K + k0, kn, pk, qk, k0 == 0);      \
+        }                                                                                                        \
+        for (int m = 0; m < M; m++) {                                                                            \
+            float *t = tile + (size_t)m * 2 * NR;                                                                \
+            __m256 a = _mm256_loadu_ps(t), c = _mm256_loadu_ps(t + 8), e = _mm256_loadu_ps(t + 16),              \
+                   g = _mm256_loadu_ps(t + 24);                                                                  \
+            FIX_##TAG(a, c) FIX_##TAG(e, g)                                                                      \
+            TILE_STORE(t, a, c, e, g)                                                                            \
+            store_block(ya + (size_t)m * ldy, 0, t, 1, nwa, ba, sa);                                             \
+            if (yb) store_block(yb + (size_t)m * ldy, 0, t + NR, 1, nwb, bb, sb);                                \
+        }                                                                                                        \
     }
 
 #define DEFINE_ALL(TAG, ET, FN)      \
@@ -555,8 +572,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
     DEFINE_BLOCK(TAG, ET, FN, 4)     \
     DEFINE_BLOCK(TAG, ET, FN, 5)     \
     DEFINE_BLOCK(TAG, ET, FN, 6)     \
-    DEFINE_ROW(TAG, ET, FN)          \
-    DEFINE_ROW2(TAG, ET, FN)
+    DEFINE_PAIR(TAG, ET, FN)
 
 DEFINE_ALL(bf16, uint16_t, AVX2_FN)
 DEFINE_ALL(f16, uint16_t, F16C_FN)
@@ -569,10 +585,6 @@ DEFINE_ALL(i8, int8_t, AVX2_FN)
     static void panel_##TAG(float *y, int ldy, const float *x, int K, const ET *panel, int M, int nw,            \
                             const float *b, const float *s, const ET *next) {                                     \
         const char *ahead = (const char *)panel + LOWP_PREFETCH_BYTES;                                           \
-        if (M == 1) {                                                                                            \
-            row_##TAG(y, x, K, panel, nw, b, s, ahead);                                                          \
-            return;                                                                                              \
-        }                                                                                                        \
         const int nblk = (M + MR - 1) / MR;                                                                      \
         for (int blk = 0, m0 = 0; blk < nblk; blk++) {                                                           \
             const int rows = (M - m0) / (nblk - blk) + ((M - m0) % (nblk - blk) != 0);                           \
@@ -609,40 +621,26 @@ void linear_lw(float *y, const float *x, const packed_lw *w, const float *b, int
     if (w->dt == WDT_F16 && !lw_have_f16c()) simd = 0;
     const wdtype dt = w->dt;
     const unsigned char *base = w->panels;
-    if (M == 1 && simd) { /* two streams per core: panels i and h + i of each thread's range */
+    if (M <= LOWP_TWO_STREAM_MAX_M && simd) { /* two streams per core: panels i and h + i of each thread's range */
 #pragma omp parallel if (np > 1 && (size_t)K * w->Np > 16384)
         {
             const int nt = omp_get_num_threads(), t = omp_get_thread_num();
             const int j0 = (int)((long)np * t / nt), j1 = (int)((long)np * (t + 1) / nt), h = (j1 - j0 + 1) / 2;
             for (int i = 0; i < h; i++) {
-                const int ja = j0 + i, jb = j0 + h + i;
-                const int na = N - ja * NR < NR ? N - ja * NR : NR;
-                const unsigned char *pa = base + (size_t)ja * pbytes;
-                if (jb < j1) {
-                    const int nb = N - jb * NR < NR ? N - jb * NR : NR;
-                    const unsigned char *pb = base + (size_t)jb * pbytes;
-                    if (dt == WDT_BF16)
-                        row2_bf16(y + ja * NR, y + jb * NR, x, K, (const uint16_t *)(const void *)pa,
-                                  (const uint16_t *)(const void *)pb, na, nb, b ? b + ja * NR : NULL,
-                                  b ? b + jb * NR : NULL, NULL, NULL);
-                    else if (dt == WDT_F16)
-                        row2_f16(y + ja * NR, y + jb * NR, x, K, (const uint16_t *)(const void *)pa,
-                                 (const uint16_t *)(const void *)pb, na, nb, b ? b + ja * NR : NULL,
-                                 b ? b + jb * NR : NULL, NULL, NULL);
-                    else
-                        row2_i8(y + ja * NR, y + jb * NR, x, K, (const int8_t *)pa, (const int8_t *)pb, na, nb,
-                                b ? b + ja * NR : NULL, b ? b + jb * NR : NULL, w->scales + ja * NR,
-                                w->scales + jb * NR);
-                } else if (dt == WDT_INT8) {
-                    panel_i8(y + ja * NR, N, x, K, (const int8_t *)pa, 1, na, b ? b + ja * NR : NULL,
-                             w->scales + ja * NR, NULL);
-                } else if (dt == WDT_BF16) {
-                    panel_bf16(y + ja * NR, N, x, K, (const uint16_t *)(const void *)pa, 1, na, b ? b + ja * NR : NULL,
-                               NULL, NULL);
-                } else {
-                    panel_f16(y + ja * NR, N, x, K, (const uint16_t *)(const void *)pa, 1, na, b ? b + ja * NR : NULL,
-                              NULL, NULL);
-                }
+                const int ja = j0 + i, jb = j0 + h + i < j1 ? j0 + h + i : ja; /* the odd panel: paired with itself */
+                const int na = N - ja * NR < NR ? N - ja * NR : NR, nb = N - jb * NR < NR ? N - jb * NR : NR;
+                const unsigned char *pa = base + (size_t)ja * pbytes, *pb = base + (size_t)jb * pbytes;
+                float *ya = y + ja * NR, *yb = jb != ja ? y + jb * NR : NULL;
+                const float *ba = b ? b + ja * NR : NULL, *bb = b ? b + jb * NR : NULL;
+                if (dt == WDT_BF16)
+                    pair_bf16(ya, yb, N, x, K, M, (const uint16_t *)(const void *)pa,
+                              (const uint16_t *)(const void *)pb, na, nb, ba, bb, NULL, NULL);
+                else if (dt == WDT_F16)
+                    pair_f16(ya, yb, N, x, K, M, (const uint16_t *)(const void *)pa,
+                             (const uint16_t *)(const void *)pb, na, nb, ba, bb, NULL, NULL);
+                else
+                    pair_i8(ya, yb, N, x, K, M, (const int8_t *)pa, (const int8_t *)pb, na, nb, ba, bb,
+                            w->scales + ja * NR, w->scales + jb * NR);
             }
         }
         return;

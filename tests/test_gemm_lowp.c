@@ -85,7 +85,7 @@ static void test_wdtype_helpers(void **state) {
  * naive twin on the dequantized weights. */
 static void test_linear_lw_naive(void **state) {
     (void)state;
-    const int Ms[] = {1, 3, 7, 13}, Ks[] = {1, 3, 65, 769}, Ns[] = {1, 3, 17, 65, 769};
+    const int Ms[] = {1, 2, 3, 4, 7, 13}, Ks[] = {1, 3, 65, 769}, Ns[] = {1, 3, 17, 65, 769};
     gemm_path ps[2];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
@@ -115,7 +115,7 @@ static void test_linear_lw_naive(void **state) {
                     packed_lw_dequant_kn(&pkn, dq);
                     packed_lw_dequant_kn(&pnk, dq2);
                     assert_memory_equal(dq, dq2, (size_t)K * N * sizeof(float));
-                    for (int mi = 0; mi < 4; mi++) {
+                    for (int mi = 0; mi < (int)(sizeof Ms / sizeof Ms[0]); mi++) {
                         const int M = Ms[mi];
                         float *x = fmalloc((size_t)M * K), *y = fmalloc((size_t)M * N + 1);
                         double *ref = xmalloc((size_t)M * N * sizeof(double));
