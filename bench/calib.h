@@ -161,6 +161,14 @@ int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvd
  * or the rounds' tables differ in shape. */
 int calib_median_of_rounds(calibration *r, int n);
 
+/* How far the n rounds (same tables, before calib_median_of_rounds) disagree:
+ * the largest max/min over the rounds of one GEMM or attention time, 1 when
+ * they agree or n < 2; what: that figure ("fc M=1"), may be NULL. A rounds'
+ * spread well above 1 means something else used the CPU or memory while
+ * calibrating (calib_measure warns above CALIB_SPREAD_WARN). */
+#define CALIB_SPREAD_WARN 1.5
+double calib_rounds_spread(const calibration *r, int n, char *what, size_t what_len);
+
 /* The results file for this host, threads and dtypes when present and valid
  * for model shape c (same host, threads, shape; a quick file serves only a
  * quick request) unless remeasure; else measures and writes it atomically

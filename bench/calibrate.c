@@ -589,6 +589,36 @@ static int same_tables(const calibration *a, const calibration *b) {
     return 1;
 }
 
+/* v: one figure in each of n rounds; keeps the largest max/min seen, and its name. */
+static void spread_of(const double *v, int n, double *worst, const char *name, int m, char *what, size_t what_len) {
+    double lo = v[0], hi = v[0];
+    for (int k = 0; k < n; k++) {
+        if (!(v[k] > 0)) return;
+        lo = v[k] < lo ? v[k] : lo;
+        hi = v[k] > hi ? v[k] : hi;
+    }
+    if (hi / lo > *worst) {
+        *worst = hi / lo;
+        if (what) snprintf(what, what_len, m ? "%s M=%d" : "%s", name, m);
+    }
+}
+
+double calib_rounds_spread(const calibration *r, int n, char *what, size_t what_len) {
+    double worst = 1, v[CALIB_ROUNDS_MAX];
+    if (what && what_len) what[0] = '\0';
+    if (n < 2 || n > CALIB_ROUNDS_MAX) return worst;
+    for (int i = 0; i < r[0].n_gemm; i++)
+        for (int j = 0; j < r[0].gemm[i].nm; j++) {
+            for (int k = 0; k < n; k++) v[k] = r[k].gemm[i].ns[j];
+            spread_of(v, n, &worst, r[0].gemm[i].name, r[0].gemm[i].m[j], what, what_len);
+        }
+    for (int i = 0; i < r[0].n_attn; i++) {
+        for (int k = 0; k < n; k++) v[k] = r[k].attn[i].ns;
+        spread_of(v, n, &worst, "attention", 0, what, what_len);
+    }
+    return worst;
+}
+
 int calib_median_of_rounds(calibration *r, int n) {
     if (n < 1 || n > CALIB_ROUNDS_MAX) return -1;
     for (int k = 1; k < n; k++)
@@ -632,6 +662,12 @@ int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvd
         if (rounds > 1) say(progress, "round %d of %d", n + 1, rounds);
         rc = measure_round(&r[n], c, wdt, kvdt, quick, progress, st);
     }
+    char what[64];
+    const double spread = !rc ? calib_rounds_spread(r, n, what, sizeof what) : 1;
+    if (!rc && spread > CALIB_SPREAD_WARN)
+        say(progress, "warning: the rounds disagree by up to x%.1f (%s): something else used the CPU or memory "
+            "while calibrating; the medians are kept, but calibrate again on an idle machine (--remeasure) before "
+            "trusting the forecast", spread, what);
     if (!rc && calib_median_of_rounds(r, n) != 0)
         rc = status_fail(st, ST_RUNTIME, "calibrate: the rounds measured different tables (memory changed while "
                          "measuring?): calibrate again");

@@ -459,14 +459,11 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         store_block(y, ldy, acc, MRB, nw, b, s);                                                                 \
     }
 
-/* M = 1 .. LOWP_TWO_STREAM_MAX_M, two panels at once (pa, pb: half a
- * thread's range apart), no software prefetch: each core streams two places
- * of the matrix instead of one. M = 1 (k unrolled by 2) and M = 2 (every
- * widened weight vector feeds both rows) run over the whole of K; above
- * that, chunks of LOWP_KC2 K rows of the pair (in L1), the rows two at a
- * time (the last alone when M is odd), x read in place. Partial sums wait
- * in tile: (M, 32), a row's 16 columns of pa then its 16 of pb, bf16's
- * even/odd column order kept until the store.
+/* M = 1 and 2, two panels at once (pa, pb: half a thread's range apart),
+ * over the whole of K, no software prefetch: each core streams two places
+ * of the matrix instead of one; at M = 2 every widened weight vector feeds
+ * both rows. Partial sums in tile: (M, 32), a row's 16 columns of pa then
+ * its 16 of pb, bf16's even/odd column order kept until the store.
  * M = 1, against one panel at a time (prefetching ahead), gpt2-bench
  * kernels --batch 1, weights cold, 5 interleaved rounds each: bf16 26.4
  * against 22.8 and 25.1 against 20.1 GB/s (f32's kernel: 26.9, 26.7), int8
@@ -474,18 +471,13 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
  * M = 2, against the 2-row block over one panel (4 chains): kernels --dtype
  * int8 --batch 2, 4 interleaved rounds: 64-80 against 39-60 GFLOP/s (x1.3-
  * 1.85, all five shapes); bf16 x0.99-1.13; decode --dtype int8 --batch 2
- * --context 128, 4 rounds: x1.37 and x1.30 (two A/B runs), bf16 x1.02.
- * Default 2: at M = 3, 4 each pair of rows widens the pair's chunk again
- * (one widening per 2 rows, against one per 3 or 4 in the 6-row block's
- * loop), and decode int8 B = 4 ran x0.90 (0.81-0.94, 4 rounds) with it,
- * B = 3 x0.87-1.27: no clear gain. -DLOWP_TWO_STREAM_MAX_M=4 gives it back. */
-#ifndef LOWP_TWO_STREAM_MAX_M
+ * --context 128, 4 rounds: x1.37 and x1.40 (two A/B runs), bf16 x1.02-1.08.
+ * M = 3 and 4 keep the 6-row blocks: pairs of panels in chunks of 64 K rows,
+ * the rows two at a time (as f32's pair_avx2), widen each chunk again per
+ * pair of rows (one widening per 2 rows, against one per 3 or 4 in a
+ * block), and decode int8 B = 4 ran x0.90 (0.81-0.94, 4 rounds) with
+ * them, B = 3 x0.87-1.27: no clear gain (commit 7a903b7 has the code). */
 #define LOWP_TWO_STREAM_MAX_M 2
-#endif
-#ifndef LOWP_KC2
-#define LOWP_KC2 64
-#endif
-_Static_assert(LOWP_TWO_STREAM_MAX_M >= 1 && LOWP_TWO_STREAM_MAX_M <= 16, "the pair tile holds 1 to 16 rows");
 /* One k row of both panels against row XV: accumulator pairs (A, C) for pa
  * and (E, G) for pb. */
 #define PAIR_FMA(XV, A, C, E, G)                                                                                 \
@@ -498,18 +490,14 @@ _Static_assert(LOWP_TWO_STREAM_MAX_M >= 1 && LOWP_TWO_STREAM_MAX_M <= 16, "the p
 #define PAIR_LOADW(TAG, KK)                                                                                      \
     LOADW_##TAG(pa + (size_t)(KK) * NR, w0, w1)                                                                 \
     LOADW_##TAG(pb + (size_t)(KK) * NR, v0, v1)
-#define TILE_LOAD(T, A, C, E, G)                                                                                 \
-    A = _mm256_loadu_ps(T), C = _mm256_loadu_ps((T) + 8), E = _mm256_loadu_ps((T) + 16),                        \
-    G = _mm256_loadu_ps((T) + 24);
 #define TILE_STORE(T, A, C, E, G)                                                                                \
     _mm256_storeu_ps(T, A), _mm256_storeu_ps((T) + 8, C), _mm256_storeu_ps((T) + 16, E),                        \
     _mm256_storeu_ps((T) + 24, G);
 #define DEFINE_PAIR(TAG, ET, FN)                                                                                  \
     /* one row, k unrolled by 2: eight chains */                                                                 \
-    FN static void pair1_##TAG(float *tile, const float *x0, int kn, const ET *pa, const ET *pb, int first) {    \
+    FN static void pair1_##TAG(float *tile, const float *x0, int kn, const ET *pa, const ET *pb) {               \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;         \
         __m256 w0, w1, v0, v1;                                                                                   \
-        if (!first) { TILE_LOAD(tile, a0, c0, e0, g0) }                                                          \
         int k = 0;                                                                                               \
         for (; k + 1 < kn; k += 2) {                                                                             \
             const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x0 + k + 1);                 \
@@ -525,11 +513,10 @@ _Static_assert(LOWP_TWO_STREAM_MAX_M >= 1 && LOWP_TWO_STREAM_MAX_M <= 16, "the p
         TILE_STORE(tile, a0, c0, e0, g0)                                                                         \
     }                                                                                                            \
     /* two rows, one widening of each weight vector for both: eight chains */                                   \
-    FN static void pair2_##TAG(float *tile, const float *x0, const float *x1, int kn, const ET *pa, const ET *pb, \
-                               int first) {                                                                      \
+    FN static void pair2_##TAG(float *tile, const float *x0, const float *x1, int kn, const ET *pa, const ET *pb) \
+    {                                                                                                            \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;         \
         __m256 w0, w1, v0, v1;                                                                                   \
-        if (!first) { TILE_LOAD(tile, a0, c0, e0, g0) TILE_LOAD(tile + 2 * NR, a1, c1, e1, g1) }                 \
         for (int k = 0; k < kn; k++) {                                                                           \
             const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);                     \
             PAIR_LOADW(TAG, k)                                                                                   \
@@ -538,22 +525,16 @@ _Static_assert(LOWP_TWO_STREAM_MAX_M >= 1 && LOWP_TWO_STREAM_MAX_M <= 16, "the p
         }                                                                                                        \
         TILE_STORE(tile, a0, c0, e0, g0) TILE_STORE(tile + 2 * NR, a1, c1, e1, g1)                               \
     }                                                                                                            \
-    /* y: the M rows' outputs for panel pa (nwa columns at ya) and pb (at yb; \
-     * NULL: pb is pa again, its half of the tile dropped) */                                                    \
+    /* y: the M (1 or 2) rows' outputs for panel pa (nwa columns at ya) and pb  \
+     * (at yb; NULL: pb is pa again, its half of the tile dropped) */                                            \
     FN static void pair_##TAG(float *ya, float *yb, int ldy, const float *x, int K, int M, const ET *pa,         \
                               const ET *pb, int nwa, int nwb, const float *ba, const float *bb, const float *sa,  \
                               const float *sb) {                                                                 \
-        float tile[LOWP_TWO_STREAM_MAX_M * 2 * NR]; /* (M, 32) */                                                \
-        const int kc = M <= 2 ? K : LOWP_KC2;                                                                    \
-        for (int k0 = 0; k0 < K; k0 += kc) {                                                                     \
-            const int kn = K - k0 < kc ? K - k0 : kc;                                                            \
-            const ET *pk = pa + (size_t)k0 * NR, *qk = pb + (size_t)k0 * NR;                                     \
-            int m = 0;                                                                                           \
-            for (; m + 1 < M; m += 2)                                                                            \
-                pair2_##TAG(tile + (size_t)m * 2 * NR, x + (size_t)m * K + k0, x + (size_t)(m + 1) * K + k0, kn, \
-                            pk, qk, k0 == 0);                                                                    \
-            if (m < M) pair1_##TAG(tile + (size_t)m * 2 * NR, x + (size_t)m * K + k0, kn, pk, qk, k0 == 0);      \
-        }                                                                                                        \
+        float tile[2 * 2 * NR]; /* (M, 32) */                                                                    \
+        if (M == 2)                                                                                              \
+            pair2_##TAG(tile, x, x + K, K, pa, pb);                                                           \
+        else                                                                                                     \
+            pair1_##TAG(tile, x, K, pa, pb);                                                                  \
         for (int m = 0; m < M; m++) {                                                                            \
             float *t = tile + (size_t)m * 2 * NR;                                                                \
             __m256 a = _mm256_loadu_ps(t), c = _mm256_loadu_ps(t + 8), e = _mm256_loadu_ps(t + 16),              \

@@ -247,6 +247,28 @@ static void test_median_of_rounds(void **state) {
     assert_int_equal(calib_median_of_rounds(r, 0), -1);
 }
 
+/* The rounds' disagreement: 1 when they agree or there is one round; else
+ * the largest max/min of one figure, named. */
+static void test_rounds_spread(void **state) {
+    (void)state;
+    calibration r[3];
+    status_t st = {0};
+    char what[64], want[64];
+    for (int k = 0; k < 3; k++) assert_int_equal(calib_load(&r[k], g_cal, &st), 0);
+    assert_true(calib_rounds_spread(r, 3, what, sizeof what) == 1.0);
+    assert_string_equal(what, "");
+    r[1].gemm[0].ns[1] = 3 * r[0].gemm[0].ns[1]; /* one slow round of one figure */
+    r[2].gemm[0].ns[1] = 1.5 * r[0].gemm[0].ns[1];
+    assert_true(fabs(calib_rounds_spread(r, 3, what, sizeof what) - 3.0) < 1e-12);
+    snprintf(want, sizeof want, "%s M=%d", r[0].gemm[0].name, r[0].gemm[0].m[1]);
+    assert_string_equal(what, want);
+    r[2].attn[0].ns = 4 * r[0].attn[0].ns; /* attention further apart still */
+    assert_true(fabs(calib_rounds_spread(r, 3, what, sizeof what) - 4.0) < 1e-12);
+    assert_string_equal(what, "attention");
+    assert_true(calib_rounds_spread(r, 1, NULL, 0) == 1.0); /* one round: nothing to compare */
+    assert_true(calib_rounds_spread(r, 2, NULL, 0) > CALIB_SPREAD_WARN); /* rounds 0 and 1: x3 */
+}
+
 static void test_bad_calibration_files(void **state) {
     (void)state;
     calibration cal;
@@ -490,6 +512,7 @@ int main(void) {
         cmocka_unit_test(test_hand_computed_extrapolation),
         cmocka_unit_test(test_hand_computed_other_shapes),
         cmocka_unit_test(test_median_of_rounds),
+        cmocka_unit_test(test_rounds_spread),
         cmocka_unit_test(test_bad_calibration_files),
         cmocka_unit_test(test_forecast_matches_record),
         cmocka_unit_test(test_other_host_refused),
