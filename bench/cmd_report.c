@@ -41,6 +41,9 @@ static const char *USAGE =
     "  named on stderr; interrupted records are left out; a re-measured point keeps its last record.\n";
 
 #define PATH_LEN 4096
+/* a point whose repetitions lost more than this share of the CPU time to
+ * the hypervisor (steal_fraction) says so in the table */
+#define STEAL_NOTE_FRACTION 0.02
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
@@ -534,6 +537,22 @@ static void sentence_probe(FILE *f, const report_data *d) {
                "(efficiency_probe, efficiency).",
             n, n == 1 ? "" : "s", bw[0], bw[n - 1], bmed, d->m.read_gbs, ep[0], ep[n - 1], emed, em[0], em[n - 1],
             mmed);
+    int ns = 0, over = 0;
+    for (int i = 0; i < d->rs.n; i++) {
+        const result_point *p = &d->rs.p[i];
+        if (p->steal_fraction < 0) continue;
+        bw[ns++] = 100 * p->steal_fraction;
+        over += p->steal_fraction > STEAL_NOTE_FRACTION;
+    }
+    if (ns > 0) {
+        const double smed = stats_median(bw, ns); /* sorts bw */
+        fprintf(f, " The hypervisor took %.1f-%.1f%% of the CPU time during the points' repetitions (median %.1f%%, "
+                   "steal_fraction in each record)%s",
+                bw[0], bw[ns - 1], smed, over ? ": " : ".");
+        if (over)
+            fprintf(f, "%d point%s lost more than %.0f%%, marked in the table: their slow repetitions are partly "
+                       "another guest's.", over, over == 1 ? "" : "s", 100 * STEAL_NOTE_FRACTION);
+    }
     free(bw), free(ep), free(em);
 }
 
@@ -844,11 +863,16 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
         const result_point *p = &d->rs.p[i];
         fprintf(f, "| %d | %d ", p->batch, p->context);
         if (show_tg) fprintf(f, "| %d | %s ", p->threads, p->dtype);
-        fprintf(f, "| %.1f | %.1f-%.1f | %.1f | %s | %.2f | %.2f | %.2f | %.1f | %.1f | %s%s%s |", p->tok_s,
+        char note[128] = "", steal[48] = "";
+        if (p->steal_fraction > STEAL_NOTE_FRACTION)
+            snprintf(steal, sizeof steal, "%.0f%% of the CPU time stolen", 100 * p->steal_fraction);
+        const char *parts[3] = {p->llc_resident ? "fits in LLC" : "", p->cv > 0.05 ? "noisy (cv > 5%)" : "", steal};
+        for (int k = 0; k < 3; k++)
+            if (parts[k][0])
+                snprintf(note + strlen(note), sizeof note - strlen(note), "%s%s", note[0] ? "; " : "", parts[k]);
+        fprintf(f, "| %.1f | %.1f-%.1f | %.1f | %s | %.2f | %.2f | %.2f | %.1f | %.1f | %s |", p->tok_s,
                 p->tok_s_min, p->tok_s_max, p->predicted_tok_s, p->compute_bound ? "compute" : "memory",
-                p->efficiency, p->mbu, p->mfu, p->achieved_gbs, p->achieved_gflops,
-                p->llc_resident ? "fits in LLC" : "", p->llc_resident && p->cv > 0.05 ? "; " : "",
-                p->cv > 0.05 ? "noisy (cv > 5%)" : "");
+                p->efficiency, p->mbu, p->mfu, p->achieved_gbs, p->achieved_gflops, note);
         if (show_probe && p->has_probe)
             fprintf(f, " %.1f | %.2f |", p->probe_read_gbs, p->efficiency_probe);
         else if (show_probe)

@@ -1,4 +1,5 @@
 #include "decode_run.h"
+#include "cpustat.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ static int run_steps(const gpt2_model *m, gpt2_state *s, int S, const int *first
 
 int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result *r, status_t *st) {
     memset(r, 0, sizeof *r);
+    r->steal_fraction = -1;
     r->req = *rq;
     const gpt2_config *c = &m->cfg;
     const int B = rq->batch, S = rq->context, N = rq->steps, V = c->vocab;
@@ -98,6 +100,8 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
     r->fill_s = (now_ns() - t0) * 1e-9;
     /* warm-up */
     if (rq->warmup && (rc = run_steps(m, &s, S, first, rq->warmup, logits, tok, NULL, NULL, st))) goto done;
+    cpustat_ticks cpu0, cpu1;
+    const int have_cpu0 = cpustat_read(&cpu0) == 0;
     for (int rep = 0; rep < rq->reps && !decode_stop_requested; rep++) {
         double a = now_ns();
         rc = run_steps(m, &s, S, first, N, logits, tok, rep == 0 ? r->input_tokens : NULL,
@@ -112,6 +116,7 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
                     r->samples_ns[rep] * 1e-6);
     }
     if (rq->progress) fprintf(rq->progress, "\r%60s\r", "");
+    r->steal_fraction = have_cpu0 && cpustat_read(&cpu1) == 0 ? cpustat_steal_fraction(&cpu0, &cpu1) : -1;
     if (r->reps_done == 0) {
         rc = status_fail(st, ST_RUNTIME, "decode: interrupted before any repetition finished");
         goto done;

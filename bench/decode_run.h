@@ -29,6 +29,7 @@ typedef struct {
     int *input_tokens;      /* (B, N) ids fed at each step of the first repetition */
     int *output_tokens;     /* (B, N) greedy ids (argmax) each step produced */
     double fill_s;          /* time to fill the cache */
+    double steal_fraction;  /* share of all CPUs' time the hypervisor took during the timed repetitions; -1 unknown */
 } decode_result;
 
 /* Set from a signal handler: the run stops at the end of the current step. */

@@ -20,6 +20,7 @@
  * it first touched when the array was filled (NUMA-local pages). Times come
  * from clock_gettime(CLOCK_MONOTONIC) on thread 0 between two barriers. */
 #include "machine.h"
+#include "cpustat.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -793,16 +794,9 @@ int machine_default_threads(void) {
 /* CPU time of every CPU from /proc/stat's "cpu" line: *busy and *total in
  * ticks. Returns 0, or -1 when unreadable. */
 static int cpu_ticks(double *busy, double *total) {
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f) return -1;
-    unsigned long long v[8] = {0}; /* user nice system idle iowait irq softirq steal */
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                   &v[6], &v[7]);
-    fclose(f);
-    if (n < 4) return -1;
-    *total = 0;
-    for (int i = 0; i < 8; i++) *total += (double)v[i];
-    *busy = *total - (double)v[3] - (double)v[4];
+    cpustat_ticks t;
+    if (cpustat_read(&t)) return -1;
+    *busy = t.busy, *total = t.total;
     return 0;
 }
 

@@ -92,6 +92,10 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
     cJSON_AddNumberToObject(o, "step_ns_max", r->ns.max);
     cJSON_AddNumberToObject(o, "step_ns_stddev", r->ns.stddev);
     cJSON_AddNumberToObject(o, "cv", r->ns.cv);
+    if (r->steal_fraction >= 0)
+        cJSON_AddNumberToObject(o, "steal_fraction", r->steal_fraction);
+    else
+        cJSON_AddNullToObject(o, "steal_fraction");
     cJSON_AddNumberToObject(o, "tok_s", f->tok_s);
     cJSON_AddNumberToObject(o, "tok_s_min", f->tok_s_min);
     cJSON_AddNumberToObject(o, "tok_s_max", f->tok_s_max);

@@ -147,6 +147,7 @@ int results_parse_point(const char *line, result_point *p, char *why, size_t why
         p->interrupted = opt_bool(o, "interrupted");
         p->llc_resident = opt_bool(o, "llc_resident");
         p->cv = opt_num(o, "cv", 0);
+        p->steal_fraction = opt_num(o, "steal_fraction", -1);
         p->ridge = opt_num(o, "ridge", p->peak_gflops / p->read_gbs);
         p->calibrated_tok_s = opt_num(o, "predicted_calibrated_tok_s", 0);
         p->has_calibrated = p->calibrated_tok_s > 0;
@@ -249,12 +250,13 @@ static void pool_group(result_point *const *g, int n, result_point *out) {
     const result_point *latest = g[0];
     double meds[RESULT_PASSES_MAX], probe_gbs = 0, probe_pred = 0;
     int n_probe = 0, reps = 0;
-    double lo = g[0]->tok_s_min, hi = g[0]->tok_s_max, cv = 0;
+    double lo = g[0]->tok_s_min, hi = g[0]->tok_s_max, cv = 0, steal = -1;
     for (int k = 0; k < n; k++) {
         if (g[k]->line > latest->line) latest = g[k];
         meds[k] = g[k]->step_ns_median;
         reps += g[k]->reps;
         lo = fmin(lo, g[k]->tok_s_min), hi = fmax(hi, g[k]->tok_s_max), cv = fmax(cv, g[k]->cv);
+        steal = fmax(steal, g[k]->steal_fraction);
         if (g[k]->has_probe) {
             probe_gbs += g[k]->probe_read_gbs;
             probe_pred += g[k]->tok_s / g[k]->efficiency_probe;
@@ -268,6 +270,7 @@ static void pool_group(result_point *const *g, int n, result_point *out) {
     p.tok_s = p.batch / (step * 1e-9);
     p.tok_s_min = fmin(lo, p.tok_s), p.tok_s_max = fmax(hi, p.tok_s);
     p.cv = cv;
+    p.steal_fraction = steal; /* the largest of the passes' */
     p.reps = reps;
     p.efficiency = p.tok_s / p.predicted_tok_s;
     p.mbu *= scale, p.mfu *= scale, p.achieved_gbs *= scale, p.achieved_gflops *= scale;

@@ -39,6 +39,7 @@ typedef struct {
     double achieved_gbs, achieved_gflops;
     double intensity, ridge;    /* FLOP/byte of the step; the machine's ridge */
     double step_ns_median, cv;
+    double steal_fraction;     /* CPU time the hypervisor took during the repetitions, 0..1; -1 unknown */
     double bytes_per_step, flops_per_step;
     double weights_bytes;       /* bytes_per_step_split.weights: the part that does not grow with B */
     double read_gbs, peak_gflops; /* the ceilings the record was measured against (record.machine) */
@@ -100,7 +101,8 @@ void results_set_free(result_set *rs);
  * become one point: its step time the median of the passes' median steps,
  * tok/s, efficiency, MBU, MFU, achieved rates, operator times and the
  * calibrated error recomputed from it, tok/s min and max over all passes,
- * cv the largest, reps summed, the probe averaged; pass_list says which
+ * cv and steal_fraction the largest, reps summed, the probe averaged;
+ * pass_list says which
  * passes. results_read_decode does this before returning. */
 void results_pool_passes(result_set *rs);
 

@@ -392,6 +392,48 @@ static void test_read_pools_passes(void **state) {
     free(dir);
 }
 
+/* steal_fraction: read (null or absent: unknown, -1), pooled as the largest
+ * of the passes', and a point above 2% says so in the summary's table. */
+static void test_steal_fraction(void **state) {
+    (void)state;
+    char *dir = ts_path(g_dir, "steal");
+    assert_int_equal(mkdir(dir, 0777), 0);
+    char *mp = ts_path(dir, "machine.json"), *path = ts_path(dir, "decode.jsonl");
+    assert_int_equal(ts_write_file(mp, MACHINE_JSON, strlen(MACHINE_JSON)), 0);
+    const int Bs[4] = {8, 8, 1, 2}, passes[4] = {1, 2, 1, 1};
+    const char *steal[4] = {"0.03", "0.1", "null", NULL};
+    for (int i = 0; i < 4; i++) {
+        char *r = make_record(Bs[i], 128, 0.5, 0, NULL), head[64];
+        assert_non_null(r);
+        if (steal[i])
+            snprintf(head, sizeof head, "{\"pass\":%d,\"steal_fraction\":%s,", passes[i], steal[i]);
+        else
+            snprintf(head, sizeof head, "{\"pass\":%d,", passes[i]);
+        append(path, head);
+        append(path, r + 1);
+        append(path, "\n");
+        free(r);
+    }
+    result_set rs;
+    status_t st = {0};
+    assert_int_equal(results_read_decode(path, 0, &rs, NULL, &st), ST_OK);
+    assert_int_equal(rs.n, 3);
+    for (int i = 0; i < rs.n; i++)
+        assert_float_equal(rs.p[i].steal_fraction, rs.p[i].batch == 8 ? 0.1 : -1, 1e-12);
+    results_set_free(&rs);
+    run_result r = RUN("report", "--dir", dir);
+    expect_ok(r);
+    free(r.out);
+    char *md = read_in(dir, "summary.md");
+    expect_contains(md, "| 10% of the CPU time stolen |");
+    const char *first = strstr(md, "CPU time stolen");
+    assert_null(strstr(first + 1, "CPU time stolen")); /* the B = 1 and 2 points say nothing */
+    free(md);
+    free(mp);
+    free(path);
+    free(dir);
+}
+
 static void test_read_machine_and_skipped(void **state) {
     (void)state;
     char *path = ts_path(g_dir, "m.json");
@@ -658,6 +700,7 @@ int main(void) {
         cmocka_unit_test(test_read_torn_last_line),
         cmocka_unit_test(test_read_skips_bad_interrupted_and_repeats),
         cmocka_unit_test(test_read_pools_passes),
+        cmocka_unit_test(test_steal_fraction),
         cmocka_unit_test(test_read_machine_and_skipped),
         cmocka_unit_test(test_model_from_a_record),
         cmocka_unit_test(test_report_writes_summary),
