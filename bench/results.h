@@ -102,8 +102,8 @@ void results_set_free(result_set *rs);
  * tok/s, efficiency, MBU, MFU, achieved rates, operator times and the
  * calibrated error recomputed from it, tok/s min and max over all passes,
  * cv and steal_fraction the largest, reps summed, the probe averaged;
- * pass_list says which
- * passes. results_read_decode does this before returning. */
+ * pass_list says which passes. results_read_decode does this before
+ * returning. */
 void results_pool_passes(result_set *rs);
 
 /* Orders points by threads, dtype, context, batch. */
