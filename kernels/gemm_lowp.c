@@ -475,8 +475,10 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
  * M = 3 and 4 keep the 6-row blocks: pairs of panels in chunks of 64 K rows,
  * the rows two at a time (as f32's pair_avx2), widen each chunk again per
  * pair of rows (one widening per 2 rows, against one per 3 or 4 in a
- * block), and decode int8 B = 4 ran x0.90 (0.81-0.94, 4 rounds) with
- * them, B = 3 x0.87-1.27: no clear gain (commit 7a903b7 has the code). */
+ * block); decode int8, 4 rounds, two A/B runs: B = 4 x0.90 (0.81-0.94)
+ * and x1.00 (0.79-1.12), B = 3 x1.14 (0.99-1.35) and x1.08 (0.87-1.27).
+ * Dropped for B = 4; B = 3 alone might repay a longer A/B (commit 7a903b7
+ * has the code, LOWP_TWO_STREAM_MAX_M there). */
 #define LOWP_TWO_STREAM_MAX_M 2
 /* One k row of both panels against row XV: accumulator pairs (A, C) for pa
  * and (E, G) for pb. */
