@@ -477,8 +477,9 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
  * pair of rows (one widening per 2 rows, against one per 3 or 4 in a
  * block); decode int8, 4 rounds, two A/B runs: B = 4 x0.90 (0.81-0.94)
  * and x1.00 (0.79-1.12), B = 3 x1.14 (0.99-1.35) and x1.08 (0.87-1.27).
- * Dropped for B = 4; B = 3 alone might repay a longer A/B (commit 7a903b7
- * has the code, LOWP_TWO_STREAM_MAX_M there). */
+ * B = 3 alone, 8 rounds: S = 128 x1.06 (0.59-1.61), S = 896 x0.92
+ * (0.77-1.17). Not kept (commit 7a903b7 has the code,
+ * LOWP_TWO_STREAM_MAX_M there). */
 #define LOWP_TWO_STREAM_MAX_M 2
 /* One k row of both panels against row XV: accumulator pairs (A, C) for pa
  * and (E, G) for pb. */
