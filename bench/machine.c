@@ -791,31 +791,22 @@ int machine_default_threads(void) {
     return hw.cores > 0 ? hw.cores : 1;
 }
 
-/* CPU time of every CPU from /proc/stat's "cpu" line: *busy and *total in
- * ticks. Returns 0, or -1 when unreadable. */
-static int cpu_ticks(double *busy, double *total) {
-    cpustat_ticks t;
-    if (cpustat_read(&t)) return -1;
-    *busy = t.busy, *total = t.total;
-    return 0;
-}
-
 /* How many CPUs other work keeps busy, sampled over window_s while this
  * process sleeps (its own spinning threads, OpenMP's or OpenBLAS's, taken
  * out); -1 if unknown. */
 static double busy_cpus_now(double window_s) {
-    double b0, t0, b1, t1;
+    cpustat_ticks c0, c1;
     struct timespec p0, p1, w0, w1;
-    if (cpu_ticks(&b0, &t0)) return -1;
+    if (cpustat_read(&c0)) return -1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &p0);
     clock_gettime(CLOCK_MONOTONIC, &w0);
     struct timespec ts = {0, (long)(window_s * 1e9)};
     nanosleep(&ts, NULL);
-    if (cpu_ticks(&b1, &t1) || t1 <= t0) return -1;
+    if (cpustat_read(&c1) || c1.total <= c0.total) return -1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &p1);
     clock_gettime(CLOCK_MONOTONIC, &w1);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    double all = (b1 - b0) / (t1 - t0) * (double)(cpus > 0 ? cpus : 1);
+    double all = (c1.busy - c0.busy) / (c1.total - c0.total) * (double)(cpus > 0 ? cpus : 1);
     double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) * 1e-9;
     double own = (double)(p1.tv_sec - p0.tv_sec) + (double)(p1.tv_nsec - p0.tv_nsec) * 1e-9;
     double other = wall > 0 ? all - own / wall : all;
