@@ -2,6 +2,7 @@
 # scripts/sweep.sh: measure GPT-2 decode over a grid of batch sizes and
 # contexts (and optionally thread counts and dtypes), then write the summary
 # and the plots. One folder per run; rerun on the same folder to resume.
+# shellcheck disable=SC2317  # functions run through capture and the traps look unreachable to it
 # run by sh (as make bench does): the rest needs bash
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
@@ -178,7 +179,7 @@ if command -v flock >/dev/null 2>&1; then
     flock -n 9 || die 1 "another sweep is writing $out (it holds a lock on the folder): wait for it, or choose another --out"
 fi
 # temporaries of an earlier sweep that was killed (a point never lands half-written)
-rm -f "$out"/.point.*.jsonl "$out"/.point.*.err "$out"/.skipped.tsv.*
+rm -f "$out"/.point.*.jsonl "$out"/.point.*.err "$out"/.skipped.tsv.* "$out"/.capture.*
 if [ "$default_out" = 1 ]; then
     if ! { ln -sfn "$(basename "$out")" "results/.latest.$$" && mv -fT "results/.latest.$$" results/latest; }; then
         say "could not update the symlink results/latest (continuing)"
@@ -194,17 +195,37 @@ resume_cmd() {
         --out) skip=1; continue ;;
         --out=*) continue ;;
         esac
-        cmd="$cmd $(printf '%q' "$a")"
+        printf -v a '%q' "$a"
+        cmd="$cmd $a"
     done
-    echo "$cmd --out $(printf '%q' "$out")"
+    printf -v a '%q' "$out"
+    echo "$cmd --out $a"
 }
 
 # ---- signals: stop after the running point, never half a record --------------------
 
+# From here on, no command substitution: bash 5.2 drops a trapped signal that
+# lands while it parses one, either form (it prints "trap: ... unexpected EOF
+# while looking for matching `)'", runs no trap, and may abandon the loop it
+# is in); seen with SIGINT in 3-8 of 150 tries. capture CMD... runs CMD
+# (a function or a program) with its output in a file and reads that back
+# into $got instead, trailing newlines stripped, and returns CMD's status.
+cap_file="$out/.capture.$$"
+trap 'rm -f "$cap_file"' EXIT
+got=""
+capture() { # cmd... -> $got
+    local rc
+    "$@" >"$cap_file"
+    rc=$?
+    got=""
+    IFS= read -r -d '' got <"$cap_file"
+    while [ "${got%$'\n'}" != "$got" ]; do got=${got%$'\n'}; done
+    return "$rc"
+}
+
 stop=0
 stop_code=130
 child=""
-# shellcheck disable=SC2317  # called from the traps
 on_signal() { # exit code to use
     stop=1
     stop_code=$1
@@ -215,8 +236,13 @@ trap 'on_signal 143' TERM
 trap 'on_signal 129' HUP
 
 stopped() {
-    say "interrupted: $measured_now point(s) measured in this run, $(count_done) in all in $out/decode.jsonl"
-    say "to resume: $(resume_cmd)"
+    local n_done resume
+    capture count_done
+    n_done=$got
+    capture resume_cmd
+    resume=$got
+    say "interrupted: $measured_now point(s) measured in this run, $n_done in all in $out/decode.jsonl"
+    say "to resume: $resume"
     exit "$stop_code"
 }
 
@@ -266,13 +292,15 @@ if [ ! -s "$out/machine.json" ]; then
 else
     say "machine: reusing $out/machine.json"
 fi
-mt=$(machine_threads) || die 1 "$out/machine.json is not usable (see above): remove it and rerun"
+capture machine_threads || die 1 "$out/machine.json is not usable (see above): remove it and rerun"
+mt=$got
 [ -n "$threads" ] || threads=$mt
 machine_file() { # T
     if [ "$1" = "$mt" ]; then echo "$out/machine.json"; else echo "$out/machine-t$1.json"; fi
 }
 for T in $threads; do
-    f=$(machine_file "$T")
+    capture machine_file "$T"
+    f=$got
     [ -s "$f" ] || measure_machine "$f" "$T"
 done
 
@@ -282,7 +310,8 @@ calib_file() { echo "$out/calib-t$1-$2.json"; } # T dtype
 
 for T in $threads; do
     for d in $dtypes; do
-        f=$(calib_file "$T" "$d")
+        capture calib_file "$T" "$d"
+        f=$got
         [ -s "$f" ] && continue
         say "calibrate: T=$T $d: timing each operator alone (or reusing $cache/calib-<host>-t$T-$d-f32.json) into $f"
         run_child "$bench" calibrate "${src[@]}" --threads "$T" --dtype "$d" ${quick[@]+"${quick[@]}"} \
@@ -294,10 +323,11 @@ done
 
 # ---- the grid ------------------------------------------------------------------------------
 
-done_list=$("$bench" report --dir "$out" --point-passes 9>&-) || die 1 "cannot read $out/decode.jsonl (see above)"
+capture "$bench" report --dir "$out" --point-passes 9>&- || die 1 "cannot read $out/decode.jsonl (see above)"
+done_list=$got
 pending=()
 total=0
-for p in $(seq 1 "$passes"); do # pass-major: every point once, then again
+for ((p = 1; p <= passes; p++)); do # pass-major: every point once, then again
     for T in $threads; do
         for d in $dtypes; do
             for S in $contexts; do
@@ -357,14 +387,15 @@ eta() { # remaining point keys as arguments
 }
 
 record_skip() { # B S T dtype reason
-    local f="$out/skipped.tsv" tmpf="$out/.skipped.tsv.$$"
+    local f="$out/skipped.tsv" tmpf="$out/.skipped.tsv.$$" reason=${5//$'\t'/ }
+    reason=${reason//$'\n'/ }
     {
         if [ -s "$f" ]; then
             awk -F '\t' -v b="$1" -v s="$2" -v t="$3" -v d="$4" '!($1 == b && $2 == s && $3 == t && $4 == d)' "$f"
         else
             printf '# batch\tcontext\tthreads\tdtype\treason (points scripts/sweep.sh could not measure)\n'
         fi
-        printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$(printf '%s' "$5" | tr '\t\n' '  ')"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$reason"
     } >"$tmpf" || die 1 "cannot write $tmpf"
     mv -f "$tmpf" "$f" || die 1 "cannot write $f"
 }
@@ -387,19 +418,30 @@ for k in "${!pending[@]}"; do
     tmp="$out/.point.$$.jsonl"
     err="$out/.point.$$.err"
     rm -f "$tmp" "$err"
-    t0=$(date +%s%N)
+    capture machine_file "$T"
+    mfile=$got
+    capture calib_file "$T" "$d"
+    cfile=$got
+    t0_us=${EPOCHREALTIME//[!0-9]/}
     run_child "$bench" decode "${src[@]}" --batch "$B" --context "$S" --threads "$T" --dtype "$d" \
-        ${extra[@]+"${extra[@]}"} --machine "$(machine_file "$T")" --calibration "$(calib_file "$T" "$d")" \
+        ${extra[@]+"${extra[@]}"} --machine "$mfile" --calibration "$cfile" \
         --pass "$p" --json "$tmp" --quiet >/dev/null 2>"$err"
-    t1=$(date +%s%N)
-    msg=$(sed -e 's/^gpt2-bench: //' "$err" 2>/dev/null | tail -n 1)
+    t1_us=${EPOCHREALTIME//[!0-9]/}
+    capture tail -n 1 "$err" 2>/dev/null
+    msg=$got
+    msg=${msg#gpt2-bench: }
     # a whole record (not an interrupted one) is kept even when a signal came
     # just after it was written; report --describe refuses anything else
     desc=""
-    if [ -s "$tmp" ]; then desc=$("$bench" report --describe "$tmp" 2>/dev/null 9>&-) || desc=""; fi
+    if [ -s "$tmp" ] && capture "$bench" report --describe "$tmp" 2>/dev/null 9>&-; then desc=$got; fi
     if [ -n "$desc" ]; then
         # a line cut short by an earlier kill must not swallow this record
-        if [ -s "$out/decode.jsonl" ] && [ -n "$(tail -c 1 "$out/decode.jsonl")" ]; then
+        last=""
+        if [ -s "$out/decode.jsonl" ]; then
+            capture tail -c 1 "$out/decode.jsonl"
+            last=$got
+        fi
+        if [ -n "$last" ]; then
             printf '\n' >>"$out/decode.jsonl"
         fi
         cat "$tmp" >>"$out/decode.jsonl" || die 1 "cannot append to $out/decode.jsonl: check the disk"
@@ -409,13 +451,18 @@ for k in "${!pending[@]}"; do
     rm -f "$tmp" "$err"
     [ "$stop" = 1 ] && stopped
     if [ -n "$desc" ]; then
-        ms=$(((t1 - t0) / 1000000))
+        ms=$(((t1_us - t0_us) / 1000))
         obs="$obs$((B * (S + 128))) $ms
 "
-        left=$(eta "${pending[@]:$((k + 1))}")
-        line="$tag: $desc, in $(fmt_dur "$ms")"
+        capture eta "${pending[@]:$((k + 1))}"
+        left=$got
+        capture fmt_dur "$ms"
+        took=$got
+        line="$tag: $desc, in $took"
         if [ $((k + 1)) -lt "${#pending[@]}" ] && [ "$left" -ge 0 ]; then
-            line="$line; about $(fmt_dur "$left") left"
+            capture fmt_dur "$left"
+            left_text=$got
+            line="$line; about $left_text left"
         fi
         say "$line"
     elif [ "$rc" = 0 ]; then
@@ -427,7 +474,9 @@ for k in "${!pending[@]}"; do
     else
         say "$tag: gpt2-bench decode failed (exit $rc): ${msg:-no message}"
         say "the sweep stops; $measured_now point(s) measured in this run are kept in $out/decode.jsonl"
-        say "after fixing the cause, resume with: $(resume_cmd)"
+        capture resume_cmd
+        resume=$got
+        say "after fixing the cause, resume with: $resume"
         exit "$rc"
     fi
 done
@@ -435,7 +484,9 @@ done
 # ---- report and plots -------------------------------------------------------------------------
 
 say "grid done: $measured_now measured now, $already measured before, $n_skipped skipped"
-if [ "$(count_done)" = 0 ]; then
+capture count_done
+n_done=$got
+if [ "$n_done" = 0 ]; then
     die 1 "no point could be measured (the reasons are in $out/skipped.tsv): try smaller batches or contexts"
 fi
 # a signal during report or plot ends the sweep as interrupted (the records
