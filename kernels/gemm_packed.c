@@ -447,10 +447,22 @@ gemm_path gemm_path_force(gemm_path p) {
 
 const char *gemm_path_name(gemm_path p) { return p == GEMM_PATH_AVX2 ? "avx2" : "portable"; }
 
-/* Rows of x kept in L2 while a thread's panels stream past them: a chunk of
- * at most 256 KiB of x, a multiple of MR rows, at most MC_MAX. */
+/* Rows of x kept in cache while a thread's panels stream past them: a
+ * chunk of at most GEMM_X_CHUNK_KIB of x, a multiple of MR rows, at most
+ * MC_MAX. */
+/* 1 MiB, not the 256 KiB that would stay in the 512 KiB L2: x read again
+ * per panel from L3 costs less than the weights streamed again from memory
+ * per extra chunk (fc_proj, K = 3072: 18 rows a chunk at 256 KiB, so B = 64
+ * read its weights 4 times). gpt2-bench kernels --batch 32,64, 4 interleaved
+ * rounds: fc_proj M = 64 168 against 141 GFLOP/s, M = 32 153 against 139,
+ * K = 768 shapes unchanged (one chunk either way); decode S = 128, 5 rounds:
+ * B = 32 x1.05 (0.91-1.20), B = 64 x1.02 (0.96-1.15); prefill of 512 tokens,
+ * 3 rounds, x0.93-1.03 (noise). */
+#ifndef GEMM_X_CHUNK_KIB
+#define GEMM_X_CHUNK_KIB 1024
+#endif
 static int rows_per_chunk(int K) {
-    int mc = (int)((256u << 10) / ((size_t)K * sizeof(float))) / MR * MR;
+    int mc = (int)(((size_t)GEMM_X_CHUNK_KIB << 10) / ((size_t)K * sizeof(float))) / MR * MR;
     return mc < MR ? MR : mc > MC_MAX ? MC_MAX : mc;
 }
 

@@ -467,7 +467,8 @@ static void test_attn_causal_is_causal(void **state) {
  * [N, K] (the tied LM head), against the naive oracle, on every path. */
 static void test_linear_packed(void **state) {
     (void)state;
-    const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 13};
+    /* M = 130 (at K = 65 only): more rows than one chunk of x (MC_MAX, 120) */
+    const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 13, 130};
     const int Ks[] = {1, 3, 65, 769};
     const int Ns[] = {1, 3, 15, 16, 17, 65, 769};
     gemm_path ps[2];
@@ -496,6 +497,7 @@ static void test_linear_packed(void **state) {
                 assert_memory_equal(pkn.panels, pnk.panels, packed_bytes(K, N));
                 for (int mi = 0; mi < (int)(sizeof Ms / sizeof *Ms); mi++) {
                     int M = Ms[mi];
+                    if (M > 13 && K != 65) continue;
                     float *x = fmalloc((size_t)M * K), *y = fmalloc((size_t)M * N + 1), *ref = fmalloc((size_t)M * N);
                     ts_fill(x, (size_t)M * K, (uint64_t)(M * 1000 + K + N), -1, 1);
                     for (int with_b = 0; with_b < 2; with_b++) {
