@@ -237,11 +237,17 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
                                      strcmp(prefill, "real") == 0, (uint64_t)seed, quiet ? NULL : stderr, kvdt};
                 rc = mem_check(st, "this decode point", decode_bytes_needed(&m.cfg, &rq, T));
                 decode_result res;
-                record_probe pr = {-1, -1, (double)probe.n * sizeof(float)};
-                if (!rc && have_probe) pr.before_gbs = probe_read_gbs(&probe, 7);
+                record_probe pr = {-1, -1, (double)probe.n * sizeof(float), -1, -1};
+                if (!rc && have_probe) {
+                    pr.before_gbs = probe_read_gbs(&probe, 7);
+                    pr.before_gflops = machine_peak_probe_gflops(mc.clock_ghz, PROBE_PEAK_PASSES, PROBE_PEAK_PASS_S);
+                }
                 if (!rc) rc = decode_measure(&m, &rq, &res, st);
                 if (rc) break;
-                if (have_probe) pr.after_gbs = probe_read_gbs(&probe, 7);
+                if (have_probe) {
+                    pr.after_gflops = machine_peak_probe_gflops(mc.clock_ghz, PROBE_PEAK_PASSES, PROBE_PEAK_PASS_S);
+                    pr.after_gbs = probe_read_gbs(&probe, 7);
+                }
                 record_input in = {&m, dtype, kv_dtype, (double)wdtype_bytes(wdt), (double)wdtype_bytes(kvdt), T, pin_desc,
                                    m.packed ? gemm_path_name(gemm_path_current()) : "openblas", &mc, &res,
                                    context, have_cal ? &cal : NULL, have_probe ? &pr : NULL, (int)pass};

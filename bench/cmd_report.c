@@ -537,6 +537,16 @@ static void sentence_probe(FILE *f, const report_data *d) {
                "(efficiency_probe, efficiency).",
             n, n == 1 ? "" : "s", bw[0], bw[n - 1], bmed, d->m.read_gbs, ep[0], ep[n - 1], emed, em[0], em[n - 1],
             mmed);
+    int nf = 0;
+    for (int i = 0; i < d->rs.n; i++)
+        if (d->rs.p[i].probe_peak_gflops > 0) bw[nf++] = d->rs.p[i].probe_peak_gflops;
+    if (nf > 0) {
+        const double fmed = stats_median(bw, nf); /* sorts bw */
+        fprintf(f, " The FMA rate probed alongside (the machine file's peak loop) ranged %.0f-%.0f GFLOP/s (median "
+                   "%.0f) against the machine file's %.0f: where it sinks, a neighbour shares the cores, and the "
+                   "compute-bound points' efficiency against the probe allows for it.",
+                bw[0], bw[nf - 1], fmed, d->m.peak_gflops);
+    }
     int ns = 0, over = 0;
     for (int i = 0; i < d->rs.n; i++) {
         const result_point *p = &d->rs.p[i];

@@ -412,12 +412,14 @@ static float peak_run(isa_t isa, long iters, float fa, float fb) {
 }
 
 /* All T threads at once; FLOPs of all threads / wall time between two
- * barriers, best of reps after one untimed run. Returns GFLOP/s; *checksum
- * gets the accumulators' sum (must be finite). */
-static double measure_peak_gflops(isa_t isa, int T, long iters, int reps, double *checksum) {
+ * barriers, best of reps after one untimed run (the median if `median`).
+ * Returns GFLOP/s; *checksum gets the accumulators' sum (must be finite). */
+#define PEAK_REPS_MAX 64
+static double measure_peak_gflops_of(isa_t isa, int T, long iters, int reps, int median, double *checksum) {
     volatile float va = 0.999f, vb = 0.001f; /* opaque to the compiler */
     float fa = va, fb = vb;
-    double best = 0, t0 = 0, t1 = 0;
+    double best = 0, t0 = 0, t1 = 0, g_rep[PEAK_REPS_MAX];
+    if (reps > PEAK_REPS_MAX) reps = PEAK_REPS_MAX;
     double *sums = calloc((size_t)T, sizeof *sums); /* (T) each thread's result */
     if (!sums) return 0;
     for (int r = 0; r <= reps; r++) {
@@ -431,12 +433,28 @@ static double measure_peak_gflops(isa_t isa, int T, long iters, int reps, double
             if (t == 0) t1 = now_s();
         }
         double g = peak_flops_per_iter(isa) * (double)iters * T / (t1 - t0) / 1e9;
+        if (r > 0) g_rep[r - 1] = g;
         if (r > 0 && g > best) best = g;
     }
     *checksum = 0;
     for (int t = 0; t < T; t++) *checksum += sums[t];
     free(sums);
-    return best;
+    return median && reps > 0 ? stats_median(g_rep, reps) : best;
+}
+
+static double measure_peak_gflops(isa_t isa, int T, long iters, int reps, double *checksum) {
+    return measure_peak_gflops_of(isa, T, iters, reps, 0, checksum);
+}
+
+double machine_peak_probe_gflops(double clock_ghz, int passes, double pass_s) {
+    const isa_t isa = isa_detect();
+    if (!(clock_ghz > 0)) clock_ghz = 3.0;
+    if (passes < 1) passes = 1;
+    /* the loop issues about 2 FMAs per cycle: accumulators / 2 cycles per iteration */
+    const long iters = (long)(pass_s * clock_ghz * 1e9 * 2 / peak_accumulators(isa)) + 1;
+    double checksum = 0;
+    const double g = measure_peak_gflops_of(isa, omp_get_max_threads(), iters, passes, 1, &checksum);
+    return isfinite(checksum) ? g : 0;
 }
 
 /* --------------------------------------------------------- cache curve */

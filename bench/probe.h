@@ -1,4 +1,5 @@
-/* probe: the read bandwidth of this minute. The machine file's read figure
+/* probe: the read bandwidth of this minute (and, with
+ * machine_peak_probe_gflops, its FMA rate). The machine file's read figure
  * was measured once, maybe hours ago; on a shared host the bandwidth moves
  * by 20% and more from minute to minute. A decode point is therefore
  * bracketed by two short probes (the STREAM read loop of machine.c over a
@@ -34,5 +35,10 @@ int probe_init(bw_probe *p, size_t bytes, status_t *st);
 double probe_read_gbs(const bw_probe *p, int passes);
 
 void probe_free(bw_probe *p);
+
+/* The FMA side of the probe (machine_peak_probe_gflops): this many passes
+ * of about this many seconds, before and after each point. */
+#define PROBE_PEAK_PASSES 5
+#define PROBE_PEAK_PASS_S 0.01
 
 #endif

@@ -39,7 +39,9 @@ void record_compute(const record_input *in, record_figures *f) {
     if (pr && pr->before_gbs > 0 && pr->after_gbs > 0) {
         f->probe_ok = 1;
         f->probe_gbs = (pr->before_gbs + pr->after_gbs) / 2;
-        roof_ceilings now = {f->probe_gbs, mc->peak_gflops};
+        f->probe_gflops = pr->before_gflops > 0 && pr->after_gflops > 0 ? (pr->before_gflops + pr->after_gflops) / 2
+                                                                         : mc->peak_gflops;
+        roof_ceilings now = {f->probe_gbs, f->probe_gflops};
         roofline_predict(&f->cost, B, &now, &f->probe_pred);
         f->efficiency_probe = f->tok_s / f->probe_pred.tok_s;
     }
@@ -151,6 +153,11 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
         cJSON_AddNumberToObject(pj, "read_gbs_after", in->probe->after_gbs);
         cJSON_AddNumberToObject(pj, "read_gbs", f->probe_gbs);
         cJSON_AddNumberToObject(pj, "bytes", in->probe->bytes);
+        if (in->probe->before_gflops > 0 && in->probe->after_gflops > 0) {
+            cJSON_AddNumberToObject(pj, "peak_gflops_before", in->probe->before_gflops);
+            cJSON_AddNumberToObject(pj, "peak_gflops_after", in->probe->after_gflops);
+        }
+        cJSON_AddNumberToObject(pj, "peak_gflops", f->probe_gflops);
         cJSON_AddNumberToObject(pj, "predicted_tok_s", f->probe_pred.tok_s);
         cJSON_AddStringToObject(pj, "bound", f->probe_pred.compute_bound ? "compute" : "memory");
         cJSON_AddNumberToObject(o, "efficiency_probe", f->efficiency_probe);
@@ -205,10 +212,10 @@ void record_table_row(FILE *out, const record_input *in, const record_figures *f
             f->pred.tok_s, f->pred.compute_bound ? "compute" : "memory", f->efficiency,
             f->llc_resident ? "  (fits in LLC)" : "");
     if (f->probe_ok)
-        fprintf(out, "            read bandwidth of this minute (probe) %.1f GB/s before, %.1f after (machine file %.1f): "
-                "roofline at it %.1f tok/s, efficiency %.2f\n",
-                in->probe->before_gbs, in->probe->after_gbs, in->machine->read_gbs, f->probe_pred.tok_s,
-                f->efficiency_probe);
+        fprintf(out, "            this minute (probe): read %.1f GB/s before, %.1f after (machine file %.1f); FMA %.0f "
+                "GFLOP/s before, %.0f after (machine file %.0f): roofline at them %.1f tok/s, efficiency %.2f\n",
+                in->probe->before_gbs, in->probe->after_gbs, in->machine->read_gbs, in->probe->before_gflops,
+                in->probe->after_gflops, in->machine->peak_gflops, f->probe_pred.tok_s, f->efficiency_probe);
     if (f->cal_ok) {
         fprintf(out, "            calibrated prediction %.1f tok/s (%.3f ms/step); measured / calibrated - 1 = %+.1f%%",
                 f->cal.tok_s, f->cal.step_ns * 1e-6, 100 * f->prediction_error);

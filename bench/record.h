@@ -18,14 +18,16 @@ typedef struct {
     double peak_gflops, sgemm_gflops, spec_gflops;
     double llc_bytes;   /* measured last-level cache, bytes */
     double read_set_bytes; /* bytes the read test sums per pass (its 3 arrays); 0: unknown */
+    double clock_ghz;   /* measured clock; 0: unknown */
     char source[1100];  /* the machine file the figures come from */
 } record_machine;
 
-/* The read bandwidth of the point's minute (probe.h): probes just before
- * and just after it. */
+/* The read bandwidth and FMA rate of the point's minute (probe.h): probes
+ * just before and just after it. */
 typedef struct {
     double before_gbs, after_gbs; /* median of a few passes each; <= 0: failed */
     double bytes;                 /* probe buffer */
+    double before_gflops, after_gflops; /* the FMA peak loop, median of a few passes; <= 0: not probed */
 } record_probe;
 
 typedef struct {
@@ -54,9 +56,11 @@ typedef struct {
     double op_ns[OP_COUNT], op_frac[OP_COUNT], op_bytes[OP_COUNT], op_flops[OP_COUNT];
     /* the calibrated prediction (calib.h), when cal_ok */
     /* the probe of the minute, when probe_ok: the roofline again with its
-     * bandwidth (and the machine file's FMA peak) */
+     * bandwidth and FMA rate (the machine file's FMA peak where that was
+     * not probed) */
     int probe_ok;
     double probe_gbs;             /* mean of before and after */
+    double probe_gflops;          /* mean of before and after, or the machine file's peak */
     roof_prediction probe_pred;
     double efficiency_probe;      /* tok_s / probe_pred.tok_s */
     int cal_ok;

@@ -156,6 +156,10 @@ int results_parse_point(const char *line, result_point *p, char *why, size_t why
         p->calib_probe_read_gbs = cJSON_IsObject(calj) ? opt_num(calj, "probe_read_gbs", 0) : 0;
         const cJSON *probe = cJSON_GetObjectItemCaseSensitive(o, "probe");
         p->probe_read_gbs = cJSON_IsObject(probe) ? opt_num(probe, "read_gbs", 0) : 0;
+        /* probe.peak_gflops is the machine file's figure unless the FMA rate was probed */
+        p->probe_peak_gflops = cJSON_IsObject(probe) && cJSON_GetObjectItemCaseSensitive(probe, "peak_gflops_before")
+                                   ? opt_num(probe, "peak_gflops", 0)
+                                   : 0;
         p->efficiency_probe = opt_num(o, "efficiency_probe", 0);
         p->has_probe = p->probe_read_gbs > 0 && p->efficiency_probe > 0;
         p->pass = opt_int(o, "pass");
@@ -248,8 +252,8 @@ int results_read_decode(const char *path, int missing_ok, result_set *rs, FILE *
  * record's. */
 static void pool_group(result_point *const *g, int n, result_point *out) {
     const result_point *latest = g[0];
-    double meds[RESULT_PASSES_MAX], probe_gbs = 0, probe_pred = 0;
-    int n_probe = 0, reps = 0;
+    double meds[RESULT_PASSES_MAX], probe_gbs = 0, probe_pred = 0, probe_gflops = 0;
+    int n_probe = 0, n_probe_fma = 0, reps = 0;
     double lo = g[0]->tok_s_min, hi = g[0]->tok_s_max, cv = 0, steal = -1;
     for (int k = 0; k < n; k++) {
         if (g[k]->line > latest->line) latest = g[k];
@@ -262,6 +266,7 @@ static void pool_group(result_point *const *g, int n, result_point *out) {
             probe_pred += g[k]->tok_s / g[k]->efficiency_probe;
             n_probe++;
         }
+        if (g[k]->probe_peak_gflops > 0) probe_gflops += g[k]->probe_peak_gflops, n_probe_fma++;
     }
     const double step = stats_median(meds, n);
     result_point p = *latest;
@@ -281,6 +286,7 @@ static void pool_group(result_point *const *g, int n, result_point *out) {
         p.probe_read_gbs = probe_gbs / n_probe;
         p.efficiency_probe = p.tok_s / (probe_pred / n_probe);
     }
+    p.probe_peak_gflops = n_probe_fma ? probe_gflops / n_probe_fma : 0;
     p.n_pass = 0;
     for (int k = 0; k < n && p.n_pass < RESULT_PASSES_MAX; k++) p.pass_list[p.n_pass++] = g[k]->pass;
     *out = p;

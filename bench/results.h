@@ -49,7 +49,8 @@ typedef struct {
     double calib_probe_read_gbs; /* calibration.probe_read_gbs: the bandwidth while calibrating; 0 unknown */
     int has_probe;              /* the record carries the probe of its minute (probe.read_gbs) */
     double probe_read_gbs;      /* read bandwidth probed around the point */
-    double efficiency_probe;    /* tok/s / the roofline at the probed bandwidth */
+    double efficiency_probe;    /* tok/s / the roofline at the probed bandwidth (and FMA rate) */
+    double probe_peak_gflops;   /* FMA rate probed around the point (probe.peak_gflops); 0: not probed */
     int pass;                   /* the record's "pass" (scripts/sweep.sh --passes), 1 when absent */
     int n_pass;                 /* passes pooled into this point (1: one record) */
     int pass_list[RESULT_PASSES_MAX]; /* which */

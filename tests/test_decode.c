@@ -145,6 +145,17 @@ static void test_decode_record_and_tokens(void **state) {
     assert_true(fabs(number(probe, "read_gbs") - (number(probe, "read_gbs_before") + number(probe, "read_gbs_after")) / 2) <
                 1e-9 * number(probe, "read_gbs"));
     assert_true(fabs(number(o, "efficiency_probe") - number(o, "tok_s") / number(probe, "predicted_tok_s")) < 1e-9);
+    /* its FMA side: the peak loop before and after, and the roofline at both
+     * probed ceilings: batch / max(bytes / bandwidth, FLOPs / FMA rate) */
+    const double fb = number(probe, "peak_gflops_before"), fa = number(probe, "peak_gflops_after");
+    assert_true(fb > 0 && fa > 0);
+    assert_true(fabs(number(probe, "peak_gflops") - (fb + fa) / 2) < 1e-9 * number(probe, "peak_gflops"));
+    const double probe_mem_s = number(o, "bytes_per_step") / (number(probe, "read_gbs") * 1e9),
+                 probe_cmp_s = number(o, "flops_per_step") / (number(probe, "peak_gflops") * 1e9);
+    const double probe_step_s = probe_mem_s > probe_cmp_s ? probe_mem_s : probe_cmp_s;
+    assert_true(fabs(number(probe, "predicted_tok_s") - number(o, "batch") / probe_step_s) <
+                1e-6 * number(probe, "predicted_tok_s"));
+    assert_string_equal(field(probe, "bound")->valuestring, probe_cmp_s > probe_mem_s ? "compute" : "memory");
     /* greedy tokens == argmax of the logits command over prompt + outputs */
     const cJSON *prompt = field(o, "prompt_tokens"), *ins = field(o, "input_tokens"),
                 *outs = field(o, "output_tokens");

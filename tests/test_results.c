@@ -434,6 +434,48 @@ static void test_steal_fraction(void **state) {
     free(dir);
 }
 
+/* probe.peak_gflops counts as probed only beside peak_gflops_before (else it
+ * is the machine file's figure); passes pool to the mean; the summary gives
+ * the range of the probed points. */
+static void test_probe_peak(void **state) {
+    (void)state;
+    char *dir = ts_path(g_dir, "probe_peak");
+    assert_int_equal(mkdir(dir, 0777), 0);
+    char *mp = ts_path(dir, "machine.json"), *path = ts_path(dir, "decode.jsonl");
+    assert_int_equal(ts_write_file(mp, MACHINE_JSON, strlen(MACHINE_JSON)), 0);
+    const int Bs[4] = {8, 8, 1, 2}, passes[4] = {1, 2, 1, 1};
+    const char *probe[4] = {
+        "\"probe\":{\"read_gbs\":20,\"peak_gflops_before\":90,\"peak_gflops_after\":110,\"peak_gflops\":100},",
+        "\"probe\":{\"read_gbs\":20,\"peak_gflops_before\":150,\"peak_gflops_after\":150,\"peak_gflops\":150},",
+        "\"probe\":{\"read_gbs\":20,\"peak_gflops\":203},", ""};
+    for (int i = 0; i < 4; i++) {
+        char *r = make_record(Bs[i], 128, 0.5, 0, NULL), head[256];
+        assert_non_null(r);
+        snprintf(head, sizeof head, "{\"pass\":%d,%s%s", passes[i], probe[i],
+                 probe[i][0] ? "\"efficiency_probe\":0.8," : "");
+        append(path, head);
+        append(path, r + 1);
+        append(path, "\n");
+        free(r);
+    }
+    result_set rs;
+    status_t st = {0};
+    assert_int_equal(results_read_decode(path, 0, &rs, NULL, &st), ST_OK);
+    assert_int_equal(rs.n, 3);
+    for (int i = 0; i < rs.n; i++)
+        assert_float_equal(rs.p[i].probe_peak_gflops, rs.p[i].batch == 8 ? 125 : 0, 1e-9);
+    results_set_free(&rs);
+    run_result r = RUN("report", "--dir", dir);
+    expect_ok(r);
+    free(r.out);
+    char *md = read_in(dir, "summary.md");
+    expect_contains(md, "The FMA rate probed alongside (the machine file's peak loop) ranged 125-125 GFLOP/s (median 125)");
+    free(md);
+    free(mp);
+    free(path);
+    free(dir);
+}
+
 static void test_read_machine_and_skipped(void **state) {
     (void)state;
     char *path = ts_path(g_dir, "m.json");
@@ -701,6 +743,7 @@ int main(void) {
         cmocka_unit_test(test_read_skips_bad_interrupted_and_repeats),
         cmocka_unit_test(test_read_pools_passes),
         cmocka_unit_test(test_steal_fraction),
+        cmocka_unit_test(test_probe_peak),
         cmocka_unit_test(test_read_machine_and_skipped),
         cmocka_unit_test(test_model_from_a_record),
         cmocka_unit_test(test_report_writes_summary),
