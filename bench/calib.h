@@ -90,6 +90,8 @@ typedef struct {
     double busy_cpus_before;   /* CPUs other work kept busy just before measuring (-1 unknown) */
     double probe_read_gbs;     /* the read bandwidth while calibrating: mean of the probes (probe.h)
                                 * before and after each round; 0 = not measured (older files) */
+    double probe_peak_gflops;  /* the FMA rate while calibrating (machine_peak_probe_gflops), the same
+                                * way; 0 = not measured (older files) */
     int rounds;                /* rounds whose median each figure is (CALIB_ROUNDS; 1 for --quick; 0: older files) */
     char path[1024];           /* not saved: the file it was read from or written to */
 } calibration;

@@ -201,6 +201,7 @@ cJSON *calib_to_json(const calibration *cal) {
     cJSON_AddNumberToObject(o, "measure_s", cal->measure_s);
     cJSON_AddNumberToObject(o, "busy_cpus_before", cal->busy_cpus_before);
     cJSON_AddNumberToObject(o, "probe_read_gbs", cal->probe_read_gbs);
+    cJSON_AddNumberToObject(o, "probe_peak_gflops", cal->probe_peak_gflops);
     cJSON_AddNumberToObject(o, "rounds", cal->rounds);
     cJSON_AddStringToObject(o, "method",
                             "median of 7 samples in each of `rounds` rounds, then the median over the rounds, ns per call; gemm: linear_lw, weights cold unless weights_resident; attention: one "
@@ -367,6 +368,8 @@ int calib_from_json(calibration *cal, const cJSON *j, status_t *st) {
     cal->busy_cpus_before = cJSON_IsNumber(busy) && isfinite(busy->valuedouble) ? busy->valuedouble : -1;
     const cJSON *probe = cJSON_GetObjectItemCaseSensitive(j, "probe_read_gbs"); /* optional: older files lack it */
     if (probe) cal->probe_read_gbs = rd_num(&r, j, "probe_read_gbs", 0, 1e6);
+    if (cJSON_GetObjectItemCaseSensitive(j, "probe_peak_gflops")) /* optional: older files lack it */
+        cal->probe_peak_gflops = rd_num(&r, j, "probe_peak_gflops", 0, 1e9);
     if (cJSON_GetObjectItemCaseSensitive(j, "rounds")) cal->rounds = rd_int(&r, j, "rounds", 0, 1000); /* optional */
     if (!r.rc) {
         wdtype dt;

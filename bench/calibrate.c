@@ -18,6 +18,7 @@
 #include "stats.h"
 #include "context.h"
 #include "decode_run.h"
+#include "machine.h"
 
 static double now_ns(void) {
     struct timespec ts;
@@ -455,6 +456,9 @@ static int measure_round(calibration *cal, const gpt2_config *c, wdtype wdt, wdt
     status_t pst = {0}; /* no probe (memory): the calibration goes on without one */
     int have_probe = probe_init(&probe, probe_bytes_for(quick ? 4.0 * 1048576 : 0), &pst) == ST_OK;
     double probe_before = have_probe ? probe_read_gbs(&probe, quick ? 3 : 7) : -1;
+    /* and its FMA rate (the loop sized for 3 GHz: no machine file here) */
+    const int fma_passes = quick ? 2 : PROBE_PEAK_PASSES;
+    const double fma_before = machine_peak_probe_gflops(0, fma_passes, PROBE_PEAK_PASS_S);
     say(progress, "%s, %s weights, %s KV, %d threads, kernel %s; weights %s (%.1f MiB against an LLC of %.0f MiB)",
         c->name, cal->dtype, cal->kv_dtype, cal->threads, cal->kernel,
         cal->weights_resident ? "fit in the LLC: measured warm" : "cold: cycled through copies", weights / 1048576,
@@ -548,6 +552,11 @@ static int measure_round(calibration *cal, const gpt2_config *c, wdtype wdt, wdt
         rc = measure_overhead(wdt, kvdt, quick, &cal->step_overhead_ns, st);
         if (!rc) say(progress, "per-step overhead beyond the operators: %.1f us", cal->step_overhead_ns * 1e-3);
     }
+    const double fma_after = rc ? 0 : machine_peak_probe_gflops(0, fma_passes, PROBE_PEAK_PASS_S);
+    if (fma_before > 0 && fma_after > 0) {
+        cal->probe_peak_gflops = (fma_before + fma_after) / 2;
+        say(progress, "FMA rate of this minute (probe): %.0f GFLOP/s before, %.0f GFLOP/s after", fma_before, fma_after);
+    }
     if (have_probe) {
         double probe_after = rc ? -1 : probe_read_gbs(&probe, quick ? 3 : 7);
         if (probe_before > 0 && probe_after > 0) {
@@ -623,10 +632,12 @@ int calib_median_of_rounds(calibration *r, int n) {
     if (n < 1 || n > CALIB_ROUNDS_MAX) return -1;
     for (int k = 1; k < n; k++)
         if (!same_tables(&r[0], &r[k])) return -1;
-    double probe_sum = 0;
-    int n_probe = 0;
-    for (int k = 0; k < n; k++)
+    double probe_sum = 0, fma_sum = 0;
+    int n_probe = 0, n_fma = 0;
+    for (int k = 0; k < n; k++) {
         if (r[k].probe_read_gbs > 0) probe_sum += r[k].probe_read_gbs, n_probe++;
+        if (r[k].probe_peak_gflops > 0) fma_sum += r[k].probe_peak_gflops, n_fma++;
+    }
     for (int i = 0; i < r[0].n_gemm; i++)
         for (int k = 0; k < r[0].gemm[i].nm; k++) MEDIAN_OF_ROUNDS(gemm[i].ns[k])
     MEDIAN_OF_ROUNDS(attn_fixed_ns)
@@ -647,6 +658,7 @@ int calib_median_of_rounds(calibration *r, int n) {
     }
     MEDIAN_OF_ROUNDS(step_overhead_ns)
     r[0].probe_read_gbs = n_probe ? probe_sum / n_probe : 0;
+    r[0].probe_peak_gflops = n_fma ? fma_sum / n_fma : 0;
     r[0].rounds = n;
     return 0;
 }

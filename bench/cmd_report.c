@@ -569,17 +569,27 @@ static void sentence_probe(FILE *f, const report_data *d) {
 /* The bandwidth the calibration ran at against the points' (both probed):
  * a forecast cannot be closer than the machine holds still. */
 static void sentence_calibration_minute(FILE *f, const report_data *d) {
-    double cal = 0, lo = 1e30, hi = 0;
+    double cal = 0, lo = 1e30, hi = 0, fcal_lo = 1e30, fcal_hi = 0, flo = 1e30, fhi = 0;
     for (int i = 0; i < d->rs.n; i++) {
         const result_point *p = &d->rs.p[i];
         if (!p->has_calibrated || !p->has_probe || !(p->calib_probe_read_gbs > 0)) continue;
         cal = p->calib_probe_read_gbs;
         lo = fmin(lo, p->probe_read_gbs), hi = fmax(hi, p->probe_read_gbs);
+        if (p->calib_probe_peak_gflops > 0 && p->probe_peak_gflops > 0) { /* one calibration per dtype */
+            fcal_lo = fmin(fcal_lo, p->calib_probe_peak_gflops), fcal_hi = fmax(fcal_hi, p->calib_probe_peak_gflops);
+            flo = fmin(flo, p->probe_peak_gflops), fhi = fmax(fhi, p->probe_peak_gflops);
+        }
     }
     if (cal > 0)
         fprintf(f, " The calibration ran at %.1f GB/s of probed read bandwidth, the points at %.1f-%.1f GB/s: "
                    "operators bound by memory move with that difference, which the forecast cannot know.",
                 cal, lo, hi);
+    if (fhi > 0) {
+        fprintf(f, " Its probed FMA rate was %.0f", fcal_lo);
+        if (fcal_hi > fcal_lo + 0.5) fprintf(f, "-%.0f", fcal_hi);
+        fprintf(f, " GFLOP/s, the points' %.0f-%.0f: the compute-bound operators, and the widening of "
+                   "low-precision weights, move with that one.", flo, fhi);
+    }
 }
 
 static void sentence_calibrated(FILE *f, const report_data *d) {
@@ -605,8 +615,9 @@ static void sentence_calibrated(FILE *f, const report_data *d) {
             n, n == 1 ? "" : "s", 100 * lo, 100 * hi, 100 * med, within, n, w->batch, w->context, d->ng > 1 ? ", " : "",
             d->ng > 1 ? w->dtype : "", w->tok_s, w->calibrated_tok_s, 100 * w->prediction_error, w->predicted_tok_s);
     int o = results_worst_calibrated_operator(w);
-    if (o < 0) {
+    if (o < 0) { /* records without the per-operator split */
         fputs(".", f);
+        sentence_calibration_minute(f, d);
         return;
     }
     const result_op *op = &w->ops[o];

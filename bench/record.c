@@ -146,6 +146,7 @@ cJSON *record_json(const record_input *in, const record_figures *f) {
         cJSON_AddBoolToObject(cj, "shapes_interpolated", f->cal.shapes_interpolated);
         cJSON_AddBoolToObject(cj, "dtype_scaled", f->cal.dtype_scaled);
         cJSON_AddNumberToObject(cj, "probe_read_gbs", cal->probe_read_gbs);
+        cJSON_AddNumberToObject(cj, "probe_peak_gflops", cal->probe_peak_gflops);
     }
     if (f->probe_ok) {
         cJSON *pj = cJSON_AddObjectToObject(o, "probe");
@@ -220,7 +221,8 @@ void record_table_row(FILE *out, const record_input *in, const record_figures *f
         fprintf(out, "            calibrated prediction %.1f tok/s (%.3f ms/step); measured / calibrated - 1 = %+.1f%%",
                 f->cal.tok_s, f->cal.step_ns * 1e-6, 100 * f->prediction_error);
         if (f->probe_ok && in->calib->probe_read_gbs > 0)
-            fprintf(out, " (calibrated at %.1f GB/s of probed read bandwidth)", in->calib->probe_read_gbs);
+            fprintf(out, " (calibrated at %.1f GB/s of probed read bandwidth, %.0f GFLOP/s of probed FMA rate)",
+                    in->calib->probe_read_gbs, in->calib->probe_peak_gflops);
         fputc('\n', out);
     }
 }

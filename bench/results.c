@@ -154,6 +154,7 @@ int results_parse_point(const char *line, result_point *p, char *why, size_t why
         p->prediction_error = p->has_calibrated ? opt_num(o, "prediction_error", p->tok_s / p->calibrated_tok_s - 1) : 0;
         const cJSON *calj = cJSON_GetObjectItemCaseSensitive(o, "calibration");
         p->calib_probe_read_gbs = cJSON_IsObject(calj) ? opt_num(calj, "probe_read_gbs", 0) : 0;
+        p->calib_probe_peak_gflops = cJSON_IsObject(calj) ? opt_num(calj, "probe_peak_gflops", 0) : 0;
         const cJSON *probe = cJSON_GetObjectItemCaseSensitive(o, "probe");
         p->probe_read_gbs = cJSON_IsObject(probe) ? opt_num(probe, "read_gbs", 0) : 0;
         /* probe.peak_gflops is the machine file's figure unless the FMA rate was probed */

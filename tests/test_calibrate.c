@@ -223,6 +223,7 @@ static void test_median_of_rounds(void **state) {
         r[k].layernorm_ns[1] = ln4[k];
         r[k].step_overhead_ns = over[k];
         r[k].probe_read_gbs = probe[k];
+        r[k].probe_peak_gflops = 10 * probe[k];
     }
     calibration keep = r[1];
     assert_int_equal(calib_median_of_rounds(r, 3), 0);
@@ -234,6 +235,7 @@ static void test_median_of_rounds(void **state) {
     assert_true(r[0].layernorm_ns[1] == 250);
     assert_true(r[0].step_overhead_ns == 1000);
     assert_true(r[0].probe_read_gbs == 15); /* (10 + 20) / 2: the round without a probe left out */
+    assert_true(r[0].probe_peak_gflops == 150); /* its FMA rate the same way */
     assert_int_equal(r[0].rounds, 3);
     /* one round: itself */
     r[0] = keep;
@@ -297,6 +299,16 @@ static void test_bad_calibration_files(void **state) {
     assert_int_equal(ts_write_file(bad, with, strlen(with)), 0);
     assert_int_equal(calib_load(&cal, bad, &st), ST_BAD_INPUT);
     assert_non_null(strstr(st.msg, "probe_read_gbs"));
+    /* probe_peak_gflops likewise */
+    assert_true(cal.probe_peak_gflops == 0);
+    sprintf(with, "{\"probe_peak_gflops\": 150.5, %s", text + 1);
+    assert_int_equal(ts_write_file(bad, with, strlen(with)), 0);
+    assert_int_equal(calib_load(&cal, bad, &st), 0);
+    assert_true(cal.probe_peak_gflops == 150.5);
+    sprintf(with, "{\"probe_peak_gflops\": \"fast\", %s", text + 1);
+    assert_int_equal(ts_write_file(bad, with, strlen(with)), 0);
+    assert_int_equal(calib_load(&cal, bad, &st), ST_BAD_INPUT);
+    assert_non_null(strstr(st.msg, "probe_peak_gflops"));
     free(with);
     assert_int_equal(ts_write_file(bad, "{\"kind\":\"decode\"}", 17), 0);
     assert_int_equal(calib_load(&cal, bad, &st), ST_BAD_INPUT);
@@ -429,6 +441,7 @@ static void test_calibrate_quick(void **state) {
     assert_true(cal.n_attn >= 2);
     assert_true(cal.n_rows >= 2);
     assert_true(cal.probe_read_gbs > 0); /* the bandwidth of its minute */
+    assert_true(cal.probe_peak_gflops > 0); /* and its FMA rate */
     assert_int_equal(cal.rounds, 1);     /* --quick: one round */
     char path[1400];
     calib_default_path(path, sizeof path, dir, g_host, 2, "f32", "f32", 1);

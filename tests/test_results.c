@@ -436,7 +436,8 @@ static void test_steal_fraction(void **state) {
 
 /* probe.peak_gflops counts as probed only beside peak_gflops_before (else it
  * is the machine file's figure); passes pool to the mean; the summary gives
- * the range of the probed points. */
+ * the range of the probed points, and the calibration's own FMA probe
+ * beside them. */
 static void test_probe_peak(void **state) {
     (void)state;
     char *dir = ts_path(g_dir, "probe_peak");
@@ -444,12 +445,13 @@ static void test_probe_peak(void **state) {
     char *mp = ts_path(dir, "machine.json"), *path = ts_path(dir, "decode.jsonl");
     assert_int_equal(ts_write_file(mp, MACHINE_JSON, strlen(MACHINE_JSON)), 0);
     const int Bs[4] = {8, 8, 1, 2}, passes[4] = {1, 2, 1, 1};
+#define CAL_FIELDS "\"predicted_calibrated_tok_s\":100,\"calibration\":{\"probe_read_gbs\":24,\"probe_peak_gflops\":160},"
     const char *probe[4] = {
-        "\"probe\":{\"read_gbs\":20,\"peak_gflops_before\":90,\"peak_gflops_after\":110,\"peak_gflops\":100},",
-        "\"probe\":{\"read_gbs\":20,\"peak_gflops_before\":150,\"peak_gflops_after\":150,\"peak_gflops\":150},",
+        CAL_FIELDS "\"probe\":{\"read_gbs\":20,\"peak_gflops_before\":90,\"peak_gflops_after\":110,\"peak_gflops\":100},",
+        CAL_FIELDS "\"probe\":{\"read_gbs\":20,\"peak_gflops_before\":150,\"peak_gflops_after\":150,\"peak_gflops\":150},",
         "\"probe\":{\"read_gbs\":20,\"peak_gflops\":203},", ""};
     for (int i = 0; i < 4; i++) {
-        char *r = make_record(Bs[i], 128, 0.5, 0, NULL), head[256];
+        char *r = make_record(Bs[i], 128, 0.5, 0, NULL), head[512];
         assert_non_null(r);
         snprintf(head, sizeof head, "{\"pass\":%d,%s%s", passes[i], probe[i],
                  probe[i][0] ? "\"efficiency_probe\":0.8," : "");
@@ -470,6 +472,7 @@ static void test_probe_peak(void **state) {
     free(r.out);
     char *md = read_in(dir, "summary.md");
     expect_contains(md, "The FMA rate probed alongside (the machine file's peak loop) ranged 125-125 GFLOP/s (median 125)");
+    expect_contains(md, "Its probed FMA rate was 160 GFLOP/s, the points' 125-125:");
     free(md);
     free(mp);
     free(path);
