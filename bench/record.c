@@ -212,17 +212,23 @@ void record_table_row(FILE *out, const record_input *in, const record_figures *f
             r->req.context, f->tok_s, r->ns.cv, f->step_s * 1e3, f->achieved_gbs, f->achieved_gflops, f->mbu, f->mfu,
             f->pred.tok_s, f->pred.compute_bound ? "compute" : "memory", f->efficiency,
             f->llc_resident ? "  (fits in LLC)" : "");
-    if (f->probe_ok)
-        fprintf(out, "            this minute (probe): read %.1f GB/s before, %.1f after (machine file %.1f); FMA %.0f "
-                "GFLOP/s before, %.0f after (machine file %.0f): roofline at them %.1f tok/s, efficiency %.2f\n",
-                in->probe->before_gbs, in->probe->after_gbs, in->machine->read_gbs, in->probe->before_gflops,
-                in->probe->after_gflops, in->machine->peak_gflops, f->probe_pred.tok_s, f->efficiency_probe);
+    if (f->probe_ok) {
+        fprintf(out, "            this minute (probe): read %.1f GB/s before, %.1f after (machine file %.1f)",
+                in->probe->before_gbs, in->probe->after_gbs, in->machine->read_gbs);
+        if (in->probe->before_gflops > 0 && in->probe->after_gflops > 0)
+            fprintf(out, "; FMA %.0f GFLOP/s before, %.0f after (machine file %.0f)", in->probe->before_gflops,
+                    in->probe->after_gflops, in->machine->peak_gflops);
+        fprintf(out, ": roofline at them %.1f tok/s, efficiency %.2f\n", f->probe_pred.tok_s, f->efficiency_probe);
+    }
     if (f->cal_ok) {
         fprintf(out, "            calibrated prediction %.1f tok/s (%.3f ms/step); measured / calibrated - 1 = %+.1f%%",
                 f->cal.tok_s, f->cal.step_ns * 1e-6, 100 * f->prediction_error);
-        if (f->probe_ok && in->calib->probe_read_gbs > 0)
-            fprintf(out, " (calibrated at %.1f GB/s of probed read bandwidth, %.0f GFLOP/s of probed FMA rate)",
-                    in->calib->probe_read_gbs, in->calib->probe_peak_gflops);
+        if (f->probe_ok && in->calib->probe_read_gbs > 0) {
+            fprintf(out, " (calibrated at %.1f GB/s of probed read bandwidth", in->calib->probe_read_gbs);
+            if (in->calib->probe_peak_gflops > 0)
+                fprintf(out, ", %.0f GFLOP/s of probed FMA rate", in->calib->probe_peak_gflops);
+            fputc(')', out);
+        }
         fputc('\n', out);
     }
 }

@@ -93,6 +93,16 @@ check "the point is recorded in skipped.tsv" grep -q "^1	30	$T	f32	.*n_ctx" "$a/
 check "summary.md lists the skipped points" grep -q "^| 2 | 30 | $T | f32 | " "$a/summary.md"
 check "the sweep went on: still one record per point" one_record_per_point "$a" 4
 
+# ---- no command substitution below the traps (bash 5.2 drops a signal that lands while one is parsed) ----
+no_comsub_after_traps() {
+    awk '/^trap .on_signal 130. INT$/ { on = 1; next } on' scripts/sweep.sh | sed -e 's/\$((//g' -e 's/^ *#.*//' |
+        grep -n -E '\$\(|`' >"$tmp/comsub" && return 1
+    grep -q '^trap .on_signal 130. INT$' scripts/sweep.sh
+}
+check "sweep.sh runs no command substitution once its traps are set" no_comsub_after_traps
+check "--passes 08 is 8 passes, not an octal error" sweep --out "$tmp/runs/octal" --batches 1 --contexts 4 --passes 08 --reps 1
+check "... and measures its 8 passes" test "$(n_lines "$tmp/runs/octal/decode.jsonl")" = 8
+
 # ---- stopped with SIGINT after the first point lands, then resumed ------------------------------
 # slower points (about 0.3 s each) so that the signal lands while one runs;
 # SIGINT back to its default, since a background job of sh starts with it ignored

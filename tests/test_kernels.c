@@ -467,8 +467,9 @@ static void test_attn_causal_is_causal(void **state) {
  * [N, K] (the tied LM head), against the naive oracle, on every path. */
 static void test_linear_packed(void **state) {
     (void)state;
-    /* M = 130 (at K = 65 only): more rows than one chunk of x (MC_MAX, 120) */
-    const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 13, 130};
+    /* M = 121 and 130 (at K = 65 only): more rows than one chunk of x
+     * (MC_MAX, 120), the last chunk of 1 and of 10 rows */
+    const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 13, 121, 130};
     const int Ks[] = {1, 3, 65, 769};
     const int Ns[] = {1, 3, 15, 16, 17, 65, 769};
     gemm_path ps[2];
@@ -521,6 +522,27 @@ static void test_linear_packed(void **state) {
                 free(w); free(wt); free(b);
             }
         print_message("linear_packed (%s): max abs error %.3g over all shapes\n", gemm_path_name(ps[pi]), worst);
+    }
+    /* K = 3072 (fc_proj), M = 90: chunks of x by its bytes (GEMM_X_CHUNK_KIB),
+     * 84 rows then 6 at 1 MiB */
+    {
+        const int M = 90, K = 3072, N = 17;
+        float *w = fmalloc((size_t)K * N), *x = fmalloc((size_t)M * K), *y = fmalloc((size_t)M * N),
+              *ref = fmalloc((size_t)M * N);
+        ts_fill(w, (size_t)K * N, 5, -1, 1);
+        ts_fill(x, (size_t)M * K, 6, -1, 1);
+        packed_w pw;
+        assert_int_equal(packed_from_kn(&pw, w, K, N), 0);
+        naive_linear(ref, x, w, NULL, M, K, N);
+        for (int pi = 0; pi < np; pi++) {
+            gemm_path_force(ps[pi]);
+            linear_packed_f32(y, x, &pw, NULL, M);
+            double err = ts_max_abs_diff(y, ref, (size_t)M * N);
+            if (err > 1e-3)
+                fail_msg("linear_packed (%s) M=%d K=%d N=%d: max abs error %g", gemm_path_name(ps[pi]), M, K, N, err);
+        }
+        packed_free(&pw);
+        free(w); free(x); free(y); free(ref);
     }
     gemm_path_force(old);
 }
