@@ -3,7 +3,7 @@
  * JSON (one object, schema_version 1):
  *   schema_version, threads, quick, cpu, isa, host, date, compiler,
  *   compiler_flags, git_revision, pinning                   (numbers, bool, strings)
- *   read_gbs, copy_gbs, triad_gbs, stream_array_bytes, stream_reps,
+ *   read_gbs, copy_gbs, triad_gbs, stream_array_bytes, stream_reps, read_streams,
  *   stream_convention                                       (STREAM-style bandwidth)
  *   clock_ghz, clock_method, peak_gflops, peak_method, spec_gflops,
  *   spec_assumption, flops_per_cycle_per_core, spec_cores,
@@ -262,10 +262,60 @@ static stream_fns stream_for(isa_t isa) {
     return f;
 }
 
+/* x[0..n) as MACHINE_READ_STREAMS equal pieces (multiples of 16 floats)
+ * read side by side, then the remainder with `sum`. The AVX2 loop takes
+ * 64 bytes of each piece in turn (the pieces' misses overlap: read in
+ * blocks of 4 KiB instead, 4 streams read no faster than one); elsewhere
+ * `sum` over 4 KiB of each in turn. Partial sums go to double every 2^20
+ * floats per piece, so a sum of ones stays exact. */
+#define READ_BLOCK 1024      /* floats: 4 KiB */
+#define READ_EXACT (1 << 20) /* floats per piece between double sums */
+_Static_assert(MACHINE_READ_STREAMS == 4, "sum_pieces_avx2 reads 4 pieces");
+#if GR_X86
+__attribute__((target("avx2"))) static double sum_pieces_avx2(const float *x, size_t piece, size_t len) {
+    const float *p0 = x, *p1 = x + piece, *p2 = x + 2 * piece, *p3 = x + 3 * piece;
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+    for (size_t i = 0; i < len; i += 16) {
+        a0 = _mm256_add_ps(a0, _mm256_load_ps(p0 + i)), b0 = _mm256_add_ps(b0, _mm256_load_ps(p0 + i + 8));
+        a1 = _mm256_add_ps(a1, _mm256_load_ps(p1 + i)), b1 = _mm256_add_ps(b1, _mm256_load_ps(p1 + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_load_ps(p2 + i)), b2 = _mm256_add_ps(b2, _mm256_load_ps(p2 + i + 8));
+        a3 = _mm256_add_ps(a3, _mm256_load_ps(p3 + i)), b3 = _mm256_add_ps(b3, _mm256_load_ps(p3 + i + 8));
+    }
+    float l[4][8];
+    _mm256_storeu_ps(l[0], _mm256_add_ps(a0, b0)), _mm256_storeu_ps(l[1], _mm256_add_ps(a1, b1));
+    _mm256_storeu_ps(l[2], _mm256_add_ps(a2, b2)), _mm256_storeu_ps(l[3], _mm256_add_ps(a3, b3));
+    double t = 0;
+    for (int s = 0; s < 4; s++)
+        for (int k = 0; k < 8; k++) t += l[s][k];
+    return t;
+}
+#endif
+
+static double sum_streams(isa_t isa, double (*sum)(const float *, size_t), const float *x, size_t n) {
+    const int S = MACHINE_READ_STREAMS;
+    const size_t piece = n / (size_t)S / 16 * 16;
+    double t = 0;
+#if GR_X86
+    if (isa != ISA_SCALAR && ((uintptr_t)x & 31) == 0) {
+        for (size_t i = 0; i < piece; i += READ_EXACT)
+            t += sum_pieces_avx2(x + i, piece, piece - i < READ_EXACT ? piece - i : READ_EXACT);
+    } else
+#endif
+    {
+        (void)isa;
+        for (size_t i = 0; i < piece; i += READ_BLOCK) {
+            const size_t len = piece - i < READ_BLOCK ? piece - i : READ_BLOCK;
+            for (int s = 0; s < S; s++) t += sum(x + (size_t)s * piece + i, len);
+        }
+    }
+    const size_t done = piece * (size_t)S;
+    return done < n ? t + sum(x + done, n - done) : t;
+}
+
 double machine_read_sum(const float *x, size_t n) {
     static int isa = -1; /* detected once; the same answer from every thread */
     if (isa < 0) isa = (int)isa_detect();
-    return stream_for((isa_t)isa).sum(x, n);
+    return sum_streams((isa_t)isa, stream_for((isa_t)isa).sum, x, n);
 }
 
 /* ------------------------------------------------------------- the clock */
@@ -508,7 +558,7 @@ typedef struct {
  * triad (a = b + 3 c), then of read (sum a, b and c), timing each pass between
  * barriers and keeping the best after the first; validates every element
  * after copy and triad and every sum. */
-static int run_stream(stream_fns f, float *a, float *b, float *c, size_t n, int T, int reps, stream_result *out,
+static int run_stream(isa_t isa, stream_fns f, float *a, float *b, float *c, size_t n, int T, int reps, stream_result *out,
                       status_t *st) {
     const float scalar = 3.0f;
     fill_parallel(a, n, 1.0f, T);
@@ -560,11 +610,13 @@ static int run_stream(stream_fns f, float *a, float *b, float *c, size_t n, int 
             part(n, T, t, &lo, &hi);
 #pragma omp barrier
             if (t == 0) t0 = now_s();
-            /* all three arrays, one after the other: a working set of
+            /* all three arrays, one after the other (each thread's part of
+             * each as MACHINE_READ_STREAMS streams): a working set of
              * 3 x the array, so that a last-level cache that keeps part
              * of one array between passes (a victim cache, not strict
              * LRU) cannot lift the figure above what DRAM gives */
-            sums[t] = f.sum(a + lo, hi - lo) + f.sum(b + lo, hi - lo) + f.sum(c + lo, hi - lo);
+            sums[t] = sum_streams(isa, f.sum, a + lo, hi - lo) + sum_streams(isa, f.sum, b + lo, hi - lo) +
+                      sum_streams(isa, f.sum, c + lo, hi - lo);
 #pragma omp barrier
             if (t == 0) t1 = now_s();
         }
@@ -952,6 +1004,7 @@ int machine_measure(machine_info *m, int threads, int quick, FILE *progress, sta
     else if (arr > 256 * MIB) arr = 256 * MIB;
     m->stream_array_bytes = arr;
     m->stream_reps = quick ? 2 : 10;
+    m->read_streams = MACHINE_READ_STREAMS;
     rc = mem_check(st, "machine: STREAM arrays", (uint64_t)(3 * arr));
     if (rc) { machine_free(m); return rc; }
     float *a = big_alloc(arr), *b = big_alloc(arr), *c = big_alloc(arr); /* (n) floats each */
@@ -964,7 +1017,7 @@ int machine_measure(machine_info *m, int threads, int quick, FILE *progress, sta
     }
     stream_result sr = {0, 0, 0, 0};
     double t_stream = now_s();
-    rc = run_stream(f, a, b, c, (size_t)(arr / 4), T, m->stream_reps, &sr, st);
+    rc = run_stream(isa, f, a, b, c, (size_t)(arr / 4), T, m->stream_reps, &sr, st);
     free(a);
     free(b);
     free(c);
@@ -1000,7 +1053,8 @@ int machine_measure(machine_info *m, int threads, int quick, FILE *progress, sta
 /* --------------------------------------------------------------- JSON */
 
 static const char *STREAM_CONVENTION =
-    "STREAM counting: read 1 x (each of the three arrays read in turn), copy 2 x, triad 3 x the array bytes; the write-allocate read of each stored line "
+    "STREAM counting: read 1 x (each of the three arrays read in turn, each thread's part of it as read_streams "
+    "pieces read side by side, 64 bytes of each in turn), copy 2 x, triad 3 x the array bytes; the write-allocate read of each stored line "
     "is not counted (regular stores, no streaming stores); float32 arrays, OpenMP static parts first-touched by "
     "their threads; best of stream_reps timed passes after one untimed pass; values validated";
 static const char *CLOCK_METHOD = "dependent integer-add chain (1 cycle per add) on every thread at once; mean over "
@@ -1040,6 +1094,7 @@ cJSON *machine_to_json(const machine_info *m) {
     cJSON_AddNumberToObject(o, "triad_gbs", m->triad_gbs);
     cJSON_AddNumberToObject(o, "stream_array_bytes", (double)m->stream_array_bytes);
     cJSON_AddNumberToObject(o, "stream_reps", m->stream_reps);
+    cJSON_AddNumberToObject(o, "read_streams", m->read_streams);
     cJSON_AddStringToObject(o, "stream_convention", STREAM_CONVENTION);
     cJSON_AddNumberToObject(o, "clock_ghz", m->clock_ghz);
     cJSON_AddStringToObject(o, "clock_method", CLOCK_METHOD);
@@ -1204,6 +1259,10 @@ static int from_json(machine_info *m, const cJSON *j, status_t *st) {
     NUM(triad_gbs, "triad_gbs", 1e-9, BIG, 0, double)
     NUM(stream_array_bytes, "stream_array_bytes", 1, BYTES, 1, int64_t)
     NUM(stream_reps, "stream_reps", 1, 1e6, 1, int)
+    m->read_streams = 1; /* optional: files from before the 4-stream read test */
+    if (cJSON_GetObjectItemCaseSensitive(j, "read_streams")) {
+        NUM(read_streams, "read_streams", 1, 64, 1, int)
+    }
     NUM(clock_ghz, "clock_ghz", 1e-9, BIG, 0, double)
     NUM(peak_gflops, "peak_gflops", 1e-9, BIG, 0, double)
     NUM(spec_gflops, "spec_gflops", 1e-9, BIG, 0, double)
@@ -1376,6 +1435,8 @@ int machine_obtain(machine_info *m, int threads, int remeasure, int quick, const
         else if (strcmp(m->host, host) != 0) why = "measured on another host";
         else if (m->threads != threads) why = "measured with another thread count";
         else if (m->quick && !quick) why = "a quick measurement";
+        else if (m->read_streams != MACHINE_READ_STREAMS)
+            why = "its read test read another number of streams per thread than this build";
         if (!why) {
             threads_init(threads);
             return ST_OK;

@@ -64,6 +64,8 @@ typedef struct {
                                  * host, beside the best (read_gbs, the roof); 0 in older files */
     int64_t stream_array_bytes; /* bytes of each of the 3 float arrays */
     int stream_reps;
+    int read_streams;           /* streams each thread reads side by side in the read test (and the probe):
+                                 * MACHINE_READ_STREAMS; 1 in files from before it (measured again) */
 
     /* compute */
     double clock_ghz;      /* dependent integer-add chain, all threads at once, mean over threads */
@@ -144,9 +146,18 @@ int machine_load(machine_info *m, const char *path, status_t *st);
  * file in the same folder, flushed and fsync'd, then renamed over path. */
 int machine_write_atomic(const char *path, const char *text, status_t *st);
 
+/* The read test reads each thread's part of an array as this many equal
+ * pieces side by side, 64 bytes of each in turn: one sequential stream per
+ * thread leaves bandwidth unused on some CPUs (the 2-core Zen 3 VM: 21-24
+ * GB/s with one stream per thread, 30-38 with four, 29-35 with six, in
+ * one run), and the decode kernels read several streams per core (two
+ * weight panels; K and V). */
+#define MACHINE_READ_STREAMS 4
+
 /* The sum of x[0..n) by the read kernel of the widest vector unit here
- * (the STREAM read test's own loop); x 64-byte aligned. For probes that
- * must read memory exactly as the read figure does (probe.h). */
+ * (the STREAM read test's own loop), in MACHINE_READ_STREAMS pieces read
+ * side by side; x 64-byte aligned. For probes that must read memory
+ * exactly as the read figure does (probe.h). */
 double machine_read_sum(const float *x, size_t n);
 
 /* The FMA rate of this minute: the machine file's peak loop (all current

@@ -135,6 +135,7 @@ static void assert_machine_equal(const machine_info *a, const machine_info *b) {
     EQ(schema_version); EQ(threads); EQ(quick);
     SEQ(cpu); SEQ(isa); SEQ(host); SEQ(date); SEQ(compiler); SEQ(compiler_flags); SEQ(git_revision); SEQ(pinning);
     EQ(read_gbs); EQ(read_median_gbs); EQ(copy_gbs); EQ(triad_gbs); EQ(stream_array_bytes); EQ(stream_reps);
+    EQ(read_streams);
     EQ(clock_ghz); EQ(peak_gflops); EQ(spec_gflops); EQ(flops_per_cycle_per_core); EQ(spec_cores);
     EQ(sgemm_gflops); EQ(sgemm_size); EQ(llc_bytes_measured); EQ(llc_bytes_hwloc); EQ(measure_s); EQ(busy_cpus_before);
     EQ(n_curve); EQ(n_shapes); EQ(n_sgemv);
@@ -242,6 +243,14 @@ static void test_from_json_refuses(void **state) {
     assert_true(m2.read_median_gbs == 0 && m2.read_gbs == g_m.read_gbs);
     machine_free(&m2);
     cJSON_Delete(older);
+    /* and one from before the multi-stream read test, with 1 stream */
+    assert_int_equal(g_m.read_streams, MACHINE_READ_STREAMS);
+    older = machine_to_json(&g_m);
+    cJSON_DeleteItemFromObjectCaseSensitive(older, "read_streams");
+    assert_int_equal(machine_from_json(&m2, older, &st), ST_OK);
+    assert_int_equal(m2.read_streams, 1);
+    machine_free(&m2);
+    cJSON_Delete(older);
     assert_int_equal(machine_from_json(&m2, NULL, &st), ST_BAD_INPUT);
     cJSON *arr = cJSON_CreateArray();
     assert_int_equal(machine_from_json(&m2, arr, &st), ST_BAD_INPUT);
@@ -300,6 +309,18 @@ static void test_obtain_reuses_and_remeasures(void **state) {
     machine_info h;
     assert_int_equal(machine_obtain(&h, 1, 0, 1, dir, NULL, &st), ST_OK);
     assert_int_equal(h.from_cache, 1);
+    /* a file whose read test read one stream per thread is measured again */
+    cJSON *one = machine_to_json(&h);
+    cJSON_ReplaceItemInObjectCaseSensitive(one, "read_streams", cJSON_CreateNumber(1));
+    char *text = cJSON_Print(one);
+    cJSON_Delete(one);
+    assert_int_equal(machine_write_atomic(path, text, &st), ST_OK);
+    free(text);
+    machine_info k;
+    assert_int_equal(machine_obtain(&k, 1, 0, 1, dir, NULL, &st), ST_OK);
+    assert_int_equal(k.from_cache, 0);
+    assert_int_equal(k.read_streams, MACHINE_READ_STREAMS);
+    machine_free(&k);
 
     /* no temporary files left behind */
     char cmd[1200];
@@ -476,6 +497,27 @@ static void test_probe(void **state) {
     assert_int_equal(p.n, (2u << 20) / 4);
     assert_true(machine_read_sum(p.buf, p.n) == (double)p.n);
     assert_true(machine_read_sum(p.buf + 16, 77) == 77.0); /* one 64-float block and a tail */
+    /* the pieces read side by side: every length, aligned or not (the
+     * portable loop), against a plain sum of small integers (exact) */
+    const size_t lens[] = {0, 1, 15, 16, 63, 64, 65, 1000, 4103, (2u << 20) / 4 - 1};
+    for (size_t i = 0; i < p.n; i++) p.buf[i] = (float)(i % 7);
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
+        for (int off = 0; off < 2; off++) {
+            const size_t n = lens[li] - (off && lens[li] ? 1 : 0);
+            double want = 0;
+            for (size_t i = 0; i < n; i++) want += p.buf[off + i];
+            if (machine_read_sum(p.buf + off, n) != want)
+                fail_msg("machine_read_sum(offset %d, n %zu) = %.1f, want %.1f", off, n, machine_read_sum(p.buf + off, n), want);
+        }
+    for (size_t i = 0; i < p.n; i++) p.buf[i] = 1.0f;
+    { /* pieces of more than 2^20 floats (READ_EXACT): two chunks per piece */
+        const size_t n = ((size_t)4 << 20) + 37;
+        float *big = aligned_alloc(64, (n + 15) / 16 * 16 * sizeof(float));
+        assert_non_null(big);
+        for (size_t i = 0; i < n; i++) big[i] = 1.0f;
+        assert_true(machine_read_sum(big, n) == (double)n);
+        free(big);
+    }
     double gbs = probe_read_gbs(&p, 3);
     assert_true(gbs > 0 && isfinite(gbs));
     p.buf[p.n / 2] = 2.0f;
