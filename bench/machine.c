@@ -266,8 +266,9 @@ static stream_fns stream_for(isa_t isa) {
  * read side by side, then the remainder with `sum`. The AVX2 loop takes
  * 64 bytes of each piece in turn (the pieces' misses overlap: read in
  * blocks of 4 KiB instead, 4 streams read no faster than one); elsewhere
- * `sum` over 4 KiB of each in turn. Partial sums go to double every 2^20
- * floats per piece, so a sum of ones stays exact. */
+ * `sum` over 4 KiB of each in turn (the portable sum where x is not
+ * 64-byte aligned). Partial sums go to double every 2^20 floats per piece,
+ * so a sum of ones stays exact. */
 #define READ_BLOCK 1024      /* floats: 4 KiB */
 #define READ_EXACT (1 << 20) /* floats per piece between double sums */
 _Static_assert(MACHINE_READ_STREAMS == 4, "sum_pieces_avx2 reads 4 pieces");
@@ -294,9 +295,11 @@ __attribute__((target("avx2"))) static double sum_pieces_avx2(const float *x, si
 static double sum_streams(isa_t isa, double (*sum)(const float *, size_t), const float *x, size_t n) {
     const int S = MACHINE_READ_STREAMS;
     const size_t piece = n / (size_t)S / 16 * 16;
+    const int aligned = ((uintptr_t)x & 63) == 0;
+    if (!aligned) sum = sum_generic; /* the vector sums load aligned */
     double t = 0;
 #if GR_X86
-    if (isa != ISA_SCALAR && ((uintptr_t)x & 31) == 0) {
+    if (isa != ISA_SCALAR && aligned) {
         for (size_t i = 0; i < piece; i += READ_EXACT)
             t += sum_pieces_avx2(x + i, piece, piece - i < READ_EXACT ? piece - i : READ_EXACT);
     } else
