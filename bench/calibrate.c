@@ -456,9 +456,9 @@ static int measure_round(calibration *cal, const gpt2_config *c, wdtype wdt, wdt
     status_t pst = {0}; /* no probe (memory): the calibration goes on without one */
     int have_probe = probe_init(&probe, probe_bytes_for(quick ? 4.0 * 1048576 : 0), &pst) == ST_OK;
     double probe_before = have_probe ? probe_read_gbs(&probe, quick ? 3 : 7) : -1;
-    /* and its FMA rate (the loop sized for 3 GHz: no machine file here) */
+    /* and its FMA rate */
     const int fma_passes = quick ? 2 : PROBE_PEAK_PASSES;
-    const double fma_before = machine_peak_probe_gflops(0, fma_passes, PROBE_PEAK_PASS_S);
+    const double fma_before = machine_peak_probe_gflops(fma_passes, PROBE_PEAK_PASS_S);
     say(progress, "%s, %s weights, %s KV, %d threads, kernel %s; weights %s (%.1f MiB against an LLC of %.0f MiB)",
         c->name, cal->dtype, cal->kv_dtype, cal->threads, cal->kernel,
         cal->weights_resident ? "fit in the LLC: measured warm" : "cold: cycled through copies", weights / 1048576,
@@ -552,7 +552,7 @@ static int measure_round(calibration *cal, const gpt2_config *c, wdtype wdt, wdt
         rc = measure_overhead(wdt, kvdt, quick, &cal->step_overhead_ns, st);
         if (!rc) say(progress, "per-step overhead beyond the operators: %.1f us", cal->step_overhead_ns * 1e-3);
     }
-    const double fma_after = rc ? 0 : machine_peak_probe_gflops(0, fma_passes, PROBE_PEAK_PASS_S);
+    const double fma_after = rc ? 0 : machine_peak_probe_gflops(fma_passes, PROBE_PEAK_PASS_S);
     if (fma_before > 0 && fma_after > 0) {
         cal->probe_peak_gflops = (fma_before + fma_after) / 2;
         say(progress, "FMA rate of this minute (probe): %.0f GFLOP/s before, %.0f GFLOP/s after", fma_before, fma_after);

@@ -240,12 +240,12 @@ int cmd_decode(int argc, char **argv, FILE *out, status_t *st) {
                 record_probe pr = {-1, -1, (double)probe.n * sizeof(float), -1, -1};
                 if (!rc && have_probe) {
                     pr.before_gbs = probe_read_gbs(&probe, 7);
-                    pr.before_gflops = machine_peak_probe_gflops(mc.clock_ghz, PROBE_PEAK_PASSES, PROBE_PEAK_PASS_S);
+                    pr.before_gflops = machine_peak_probe_gflops(PROBE_PEAK_PASSES, PROBE_PEAK_PASS_S);
                 }
                 if (!rc) rc = decode_measure(&m, &rq, &res, st);
                 if (rc) break;
                 if (have_probe) {
-                    pr.after_gflops = machine_peak_probe_gflops(mc.clock_ghz, PROBE_PEAK_PASSES, PROBE_PEAK_PASS_S);
+                    pr.after_gflops = machine_peak_probe_gflops(PROBE_PEAK_PASSES, PROBE_PEAK_PASS_S);
                     pr.after_gbs = probe_read_gbs(&probe, 7);
                 }
                 record_input in = {&m, dtype, kv_dtype, (double)wdtype_bytes(wdt), (double)wdtype_bytes(kvdt), T, pin_desc,

@@ -21,7 +21,6 @@ int decode_machine_from_json(record_machine *mc, const cJSON *j, const char *sou
     mc->spec_gflops = num(j, "spec_gflops");
     mc->llc_bytes = num(j, "llc_bytes_measured");
     mc->read_set_bytes = 3 * num(j, "stream_array_bytes");
-    mc->clock_ghz = num(j, "clock_ghz");
     if (!(mc->read_gbs > 0) || !(mc->peak_gflops > 0))
         return status_fail(st, ST_BAD_INPUT,
                            "%s: no positive read_gbs and peak_gflops: not a gpt2-bench machine file "

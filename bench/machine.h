@@ -162,11 +162,11 @@ double machine_read_sum(const float *x, size_t n);
 
 /* The FMA rate of this minute: the machine file's peak loop (all current
  * OpenMP threads at once), `passes` timings of about pass_s seconds each
- * after one untimed, their median, in GFLOP/s (0 if the loop's result is
- * not finite). clock_ghz sizes the loop (<= 0: 3 GHz assumed). For probes
+ * (sized by a short first pass, by the wall clock) after one untimed, their
+ * median, in GFLOP/s (0 if the loop's result is not finite). For probes
  * (probe.h): on a shared host a neighbour on the sibling hardware thread
  * takes FMA issue slots as another takes bandwidth. */
-double machine_peak_probe_gflops(double clock_ghz, int passes, double pass_s);
+double machine_peak_probe_gflops(int passes, double pass_s);
 
 /* Cores hwloc counts (the default thread count). */
 int machine_default_threads(void);

@@ -18,7 +18,6 @@ typedef struct {
     double peak_gflops, sgemm_gflops, spec_gflops;
     double llc_bytes;   /* measured last-level cache, bytes */
     double read_set_bytes; /* bytes the read test sums per pass (its 3 arrays); 0: unknown */
-    double clock_ghz;   /* measured clock; 0: unknown */
     char source[1100];  /* the machine file the figures come from */
 } record_machine;
 
