@@ -392,6 +392,18 @@ static void test_read_pools_passes(void **state) {
     free(dir);
 }
 
+/* Appends to path one made-up record at (B, S = 128, efficiency 0.5) whose
+ * first fields are `head` ("\"pass\":1,..." with its trailing comma). */
+static void append_record_after(const char *path, int B, const char *head) {
+    char *r = make_record(B, 128, 0.5, 0, NULL);
+    assert_non_null(r);
+    append(path, "{");
+    append(path, head);
+    append(path, r + 1);
+    append(path, "\n");
+    free(r);
+}
+
 /* steal_fraction: read (null or absent: unknown, -1), pooled as the largest
  * of the passes', and a point above 2% says so in the summary's table. */
 static void test_steal_fraction(void **state) {
@@ -403,16 +415,12 @@ static void test_steal_fraction(void **state) {
     const int Bs[4] = {8, 8, 1, 2}, passes[4] = {1, 2, 1, 1};
     const char *steal[4] = {"0.03", "0.1", "null", NULL};
     for (int i = 0; i < 4; i++) {
-        char *r = make_record(Bs[i], 128, 0.5, 0, NULL), head[64];
-        assert_non_null(r);
+        char head[64];
         if (steal[i])
-            snprintf(head, sizeof head, "{\"pass\":%d,\"steal_fraction\":%s,", passes[i], steal[i]);
+            snprintf(head, sizeof head, "\"pass\":%d,\"steal_fraction\":%s,", passes[i], steal[i]);
         else
-            snprintf(head, sizeof head, "{\"pass\":%d,", passes[i]);
-        append(path, head);
-        append(path, r + 1);
-        append(path, "\n");
-        free(r);
+            snprintf(head, sizeof head, "\"pass\":%d,", passes[i]);
+        append_record_after(path, Bs[i], head);
     }
     result_set rs;
     status_t st = {0};
@@ -452,14 +460,9 @@ static void test_probe_peak(void **state) {
         "\"probe\":{\"read_gbs\":20,\"peak_gflops\":203},",
         "\"probe\":{\"read_gbs\":20,\"peak_gflops_before\":175,\"peak_gflops_after\":175,\"peak_gflops\":175},"};
     for (int i = 0; i < 4; i++) {
-        char *r = make_record(Bs[i], 128, 0.5, 0, NULL), head[512];
-        assert_non_null(r);
-        snprintf(head, sizeof head, "{\"pass\":%d,%s%s", passes[i], probe[i],
-                 probe[i][0] ? "\"efficiency_probe\":0.8," : "");
-        append(path, head);
-        append(path, r + 1);
-        append(path, "\n");
-        free(r);
+        char head[512];
+        snprintf(head, sizeof head, "\"pass\":%d,%s\"efficiency_probe\":0.8,", passes[i], probe[i]);
+        append_record_after(path, Bs[i], head);
     }
     result_set rs;
     status_t st = {0};
