@@ -460,7 +460,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
     }
 
 /* M = 1 and 2, two panels at once (pa, pb: half a thread's range apart),
- * over the whole of K, no software prefetch: each core streams two places
+ * over the whole of K, prefetching as PAIR_PREFETCH says: each core streams two places
  * of the matrix instead of one; at M = 2 every widened weight vector feeds
  * both rows. Partial sums in tile: (M, 32), a row's 16 columns of pa then
  * its 16 of pb, bf16's even/odd column order kept until the store.
@@ -481,6 +481,38 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
  * (0.77-1.17). Not kept (commit 7a903b7 has the code,
  * LOWP_TWO_STREAM_MAX_M there). */
 #define LOWP_TWO_STREAM_MAX_M 2
+/* Software prefetch in the pair kernels: one 64-byte line of each panel,
+ * LOWP_PAIR_PF_BYTES ahead, every 64 bytes of k rows; PAIR_PF_<TAG>:
+ * prefetch in pair1 (M = 1), PAIR2_PF_<TAG>: in pair2 (M = 2), 0: none.
+ * Measured in one process, each call of the kernel with and without
+ * timed back to back on cold copies of the weights (2 threads, 300 pairs
+ * per shape; docs/experiments/lowp_pair_prefetch_ab.c), median of the
+ * paired speed-ups per gpt2 shape: M = 1 int8 x0.99-1.10 over six runs
+ * (median of all 30 figures x1.07) at 1024 bytes (512: x1.01-1.04, 1536
+ * and 2048 no better), bf16 x1.02-1.04, f16 x1.02-1.06; M = 2 bf16
+ * x1.04-1.12, f16 x1.09-1.12, int8 x0.94-1.00 (its widening, not memory,
+ * limits it at M = 2: no prefetch there); decode --batch 1 --context 128,
+ * 8 interleaved rounds of two builds: int8 x1.11, bf16 x1.04. The f32
+ * pair kernels are slower with it (docs/experiments/f32_pair_prefetch_ab.c:
+ * M = 1 x0.87-0.91, M = 2 x0.87-0.94): the hardware prefetcher keeps up
+ * with a stream consumed a line per k row. Without software prefetch each core keeps too few lines
+ * in flight: the widening per 64-byte line is 4 (int8) or 2 (16-bit)
+ * times the f32 kernel's work, so fewer lines fit in the out-of-order
+ * window. */
+#ifndef LOWP_PAIR_PF_BYTES
+#define LOWP_PAIR_PF_BYTES 1024
+#endif
+#define PAIR_PF_bf16 1
+#define PAIR_PF_f16 1
+#define PAIR_PF_i8 1
+#define PAIR2_PF_bf16 1
+#define PAIR2_PF_f16 1
+#define PAIR2_PF_i8 0
+#define PAIR_PREFETCH(ON, ET, KK)                                                                                \
+    if ((ON) && LOWP_PAIR_PF_BYTES > 0 && ((KK) & (64 / (NR * (int)sizeof(ET)) - 1)) == 0) {                   \
+        _mm_prefetch((const char *)(pa + (size_t)(KK) * NR) + LOWP_PAIR_PF_BYTES, _MM_HINT_T0);                 \
+        _mm_prefetch((const char *)(pb + (size_t)(KK) * NR) + LOWP_PAIR_PF_BYTES, _MM_HINT_T0);                 \
+    }
 /* One k row of both panels against row XV: accumulator pairs (A, C) for pa
  * and (E, G) for pb. */
 #define PAIR_FMA(XV, A, C, E, G)                                                                                 \
@@ -503,6 +535,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         __m256 w0, w1, v0, v1;                                                                                   \
         int k = 0;                                                                                               \
         for (; k + 1 < kn; k += 2) {                                                                             \
+            PAIR_PREFETCH(PAIR_PF_##TAG, ET, k)                                                                  \
             const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x0 + k + 1);                 \
             PAIR_LOADW(TAG, k) PAIR_FMA(r0, a0, c0, e0, g0)                                                      \
             PAIR_LOADW(TAG, k + 1) PAIR_FMA(r1, a1, c1, e1, g1)                                                  \
@@ -521,6 +554,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;         \
         __m256 w0, w1, v0, v1;                                                                                   \
         for (int k = 0; k < kn; k++) {                                                                           \
+            PAIR_PREFETCH(PAIR2_PF_##TAG, ET, k)                                                                 \
             const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);                     \
             PAIR_LOADW(TAG, k)                                                                                   \
             PAIR_FMA(r0, a0, c0, e0, g0)                                                                         \
