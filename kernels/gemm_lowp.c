@@ -486,8 +486,9 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
  * prefetch in pair1 (M = 1), PAIR2_PF_<TAG>: in pair2 (M = 2), 0: none.
  * Measured in one process, each call of the kernel with and without
  * timed back to back on cold copies of the weights (2 threads, 300 pairs
- * per shape; docs/experiments/lowp_pair_prefetch_ab.c), median of the
- * paired speed-ups per gpt2 shape: M = 1 int8 x0.99-1.10 over six runs
+ * per shape), median of the paired speed-ups per gpt2 shape (re-run with
+ * docs/experiments/gemm_ab.sh "-DLOWP_PAIR_PF_BYTES=0" int8 1 200, which
+ * gives B/A = without/with: int8 x0.92-1.01, bf16 M = 2 x0.92-0.96): M = 1 int8 x0.99-1.10 over six runs
  * (median of all 30 figures x1.07) at 1024 bytes (512: x1.01-1.04, 1536
  * and 2048 no better), bf16 x1.02-1.04, f16 x1.02-1.06; M = 2 bf16
  * x1.04-1.12, f16 x1.09-1.12, int8 x0.94-1.00 (its widening, not memory,

@@ -14,18 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "ab_timing.h"
+
 void attn_decode_head_f32_B(float *out, const float *q, const float *K, const float *V, int n, int hd, float scale,
                             float *scratch);
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
     if (argc < 4) return fprintf(stderr, "usage: attn_ab B[,B..] S[,S..] PAIRS\n"), 2;
@@ -46,6 +39,8 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < layer * L; i++) K[i] = (float)(i % 29) / 64.0f, V[i] = (float)(i % 31) / 64.0f;
             float *q = malloc(sizeof(float) * B * H * hd), *out = malloc(sizeof(float) * B * H * hd);
             float *scratch = malloc(sizeof(float) * cap * omp_get_max_threads());
+            if (!K || !V || !q || !out || !scratch)
+                return fprintf(stderr, "attn_ab: out of memory at B=%d S=%d: take fewer or smaller points\n", B, S), 1;
             for (int i = 0; i < B * H * hd; i++) q[i] = (float)(i % 13 - 6) / 8.0f;
             double *ta = malloc(sizeof(double) * pairs), *tb = malloc(sizeof(double) * pairs),
                    *r = malloc(sizeof(double) * pairs);
@@ -56,7 +51,7 @@ int main(int argc, char **argv) {
                     const int v = (it & 1) ? 1 - o : o;
                     const float *Kl = K + (size_t)l * layer, *Vl = V + (size_t)l * layer;
                     l = (l + 1) % L;
-                    const double t0 = now_s();
+                    const double t0 = ab_now_s();
 #pragma omp parallel for schedule(static) collapse(2)
                     for (int b = 0; b < B; b++)
                         for (int h = 0; h < H; h++) {
@@ -66,13 +61,11 @@ int main(int argc, char **argv) {
                                                                               q + (b * H + h) * hd, Kl + blk,
                                                                               Vl + blk, n, hd, scale, sc);
                         }
-                    t[v] = now_s() - t0;
+                    t[v] = ab_now_s() - t0;
                 }
                 if (it >= 0) ta[it] = t[0], tb[it] = t[1], r[it] = t[0] / t[1];
             }
-            qsort(ta, pairs, sizeof(double), cmp_double);
-            qsort(tb, pairs, sizeof(double), cmp_double);
-            qsort(r, pairs, sizeof(double), cmp_double);
+            ab_sort(ta, tb, r, pairs);
             const double bytes = 2.0 * B * H * n * hd * sizeof(float);
             printf("%4d %4d %8.1f %8.1f %8.3f %.3f-%.3f\n", B, S, bytes / ta[pairs / 2] / 1e9, bytes / tb[pairs / 2] / 1e9,
                    r[pairs / 2], r[pairs / 4], r[3 * pairs / 4]);

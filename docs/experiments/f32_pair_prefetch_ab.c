@@ -9,6 +9,8 @@
 #include "../../kernels/gemm_packed.c"
 #include <stdio.h>
 #include <time.h>
+
+#include "ab_timing.h"
 #ifndef PFD
 #define PFD 1024
 #endif
@@ -48,8 +50,6 @@ AVX2_FN static void pair_rows2_pf(float *tile, const float *x0, const float *x1,
     _mm256_storeu_ps(tile, a0), _mm256_storeu_ps(tile + 8, a1); _mm256_storeu_ps(tile + 16, e0), _mm256_storeu_ps(tile + 24, e1);
     _mm256_storeu_ps(tile + 32, c0), _mm256_storeu_ps(tile + 40, c1); _mm256_storeu_ps(tile + 48, g0), _mm256_storeu_ps(tile + 56, g1);
 }
-static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
-static int cmpd(const void*a,const void*b){double x=*(const double*)a,y=*(const double*)b;return x<y?-1:x>y;}
 static void run(int v, int M, float *y, const float *x, int K, int N, const float *base) {
     const int np = (N + NR - 1) / NR;
 #pragma omp parallel
@@ -86,11 +86,11 @@ int main(int argc, char **argv) {
             for (int o = 0; o < 2; o++) {
                 int v = (it & 1) ? 1 - o : o;
                 const float *base = buf + (c++ % ncopy) * (bytes / 4);
-                double t0 = now(); run(v, M, y, x, K, N, base); t[v] = now() - t0;
+                double t0 = ab_now_s(); run(v, M, y, x, K, N, base); t[v] = ab_now_s() - t0;
             }
             if (it >= 0) { ta[it] = t[0]; tb[it] = t[1]; r[it] = t[0] / t[1]; }
         }
-        qsort(ta, iters, sizeof(double), cmpd); qsort(tb, iters, sizeof(double), cmpd); qsort(r, iters, sizeof(double), cmpd);
+        ab_sort(ta, tb, r, iters);
         printf("%-10s A %.1f GB/s  B %.1f GB/s  speed-up B/A median %.3f (quartiles %.3f-%.3f)\n", names[s],
                bytes / ta[iters / 2] / 1e9, bytes / tb[iters / 2] / 1e9, r[iters / 2], r[iters / 4], r[3 * iters / 4]);
         free(ta); free(tb); free(r);

@@ -14,18 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "ab_timing.h"
+
 void linear_lw_B(float *y, const float *x, const packed_lw *w, const float *b, int M);
 void linear_packed_f32_B(float *y, const float *x, const packed_w *w, const float *b, int M);
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 static void call(int variant, float *y, const float *x, const packed_lw *w, int M) {
     if (w->dt == WDT_F32) {
         const packed_w pw = {w->K, w->N, w->Np, (float *)w->panels};
@@ -61,9 +54,11 @@ int main(int argc, char **argv) {
         int copies = (int)(cold_bytes / wbytes);
         if (copies < 2) copies = 2;
         packed_lw *cp = calloc(copies, sizeof *cp);
+        if (!cp) return fprintf(stderr, "gemm_ab: out of memory\n"), 1;
         for (int c = 0; c < copies; c++) {
             cp[c] = first;
             cp[c].panels = aligned_alloc(64, (wbytes + 63) / 64 * 64);
+            if (!cp[c].panels) return fprintf(stderr, "gemm_ab: out of memory copying %s\n", shapes[s].name), 1;
             memcpy(cp[c].panels, first.panels, wbytes);
         }
         char list[256];
@@ -79,16 +74,14 @@ int main(int argc, char **argv) {
                 double t[2];
                 for (int o = 0; o < 2; o++) {
                     const int v = (it & 1) ? 1 - o : o;
-                    const double t0 = now_s();
+                    const double t0 = ab_now_s();
                     call(v, y, x, &cp[next], M);
-                    t[v] = now_s() - t0;
+                    t[v] = ab_now_s() - t0;
                     next = (next + 1) % copies;
                 }
                 if (it >= 0) ta[it] = t[0], tb[it] = t[1], r[it] = t[0] / t[1];
             }
-            qsort(ta, pairs, sizeof(double), cmp_double);
-            qsort(tb, pairs, sizeof(double), cmp_double);
-            qsort(r, pairs, sizeof(double), cmp_double);
+            ab_sort(ta, tb, r, pairs);
             const double flops = 2.0 * M * K * N;
             printf("%-10s %4d %9.1f %9.1f %8.3f %.3f-%.3f\n", shapes[s].name, M, flops / ta[pairs / 2] / 1e9,
                    flops / tb[pairs / 2] / 1e9, r[pairs / 2], r[pairs / 4], r[3 * pairs / 4]);

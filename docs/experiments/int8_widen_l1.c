@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "ab_timing.h"
 #define NR 16
-static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
 #define W8(P) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(P))))
 __attribute__((target("avx2,fma"),noinline)) void pmov(float *t, const float *x, int kn, const int8_t *pa, const int8_t *pb){
     __m256 a0=_mm256_setzero_ps(),a1=a0,c0=a0,c1=a0,e0=a0,e1=a0,g0=a0,g1=a0;
@@ -38,6 +39,6 @@ int main(void){
     enum{K=512}; static int8_t pa[K*NR] __attribute__((aligned(64))), pb[K*NR] __attribute__((aligned(64))); static float x[K], t[32];
     for(int i=0;i<K*NR;i++){pa[i]=(int8_t)(i%7-3);pb[i]=(int8_t)(i%5-2);} for(int i=0;i<K;i++)x[i]=1e-3f*(i%9);
     const long R=400000;
-    for(int rep=0;rep<3;rep++) for(int v=0;v<2;v++){ double t0=now(); for(long r=0;r<R;r++){ if(v) shft(t,x,K,pa,pb); else pmov(t,x,K,pa,pb); __asm__ volatile(""::: "memory");}
-        double g=2.0*K*NR*2*R/(now()-t0)/1e9; printf("%s %.1f GFLOP/s\n", v?"shift":"pmovsx", g);}
+    for(int rep=0;rep<3;rep++) for(int v=0;v<2;v++){ double t0=ab_now_s(); for(long r=0;r<R;r++){ if(v) shft(t,x,K,pa,pb); else pmov(t,x,K,pa,pb); __asm__ volatile(""::: "memory");}
+        double g=2.0*K*NR*2*R/(ab_now_s()-t0)/1e9; printf("%s %.1f GFLOP/s\n", v?"shift":"pmovsx", g);}
     printf("%f\n",t[0]); return 0; }
