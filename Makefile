@@ -1,7 +1,8 @@
 # gpt2-roofline: a plain Makefile. Objects and binaries go under $(BUILD).
 #   make            build/gpt2-bench and build/gpt2-weights
 #   make test       build and run every test
-#   make check      the same tests built with ASan + UBSan (under build/asan)
+#   make check      the same tests built with ASan + UBSan (under build/asan), and
+#                   docs/experiments checked to compile
 #   make fuzz       the libFuzzer targets (clang); make fuzz-run FUZZ_SECONDS=N runs each
 #   make memcheck   the end-to-end cmocka programs under valgrind (docs/robustness.md)
 #   make bench      build, measure the machine, run the default sweep, plot
@@ -46,7 +47,7 @@ VALGRIND := valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
     --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
     --suppressions=tests/valgrind.supp --num-callers=30
 
-.PHONY: all test check bench clean deps fuzz fuzz-run memcheck
+.PHONY: all test check bench clean deps fuzz fuzz-run memcheck experiments
 all: $(BUILD)/gpt2-bench $(BUILD)/gpt2-weights
 
 # The system packages, found through pkg-config or installed first.
@@ -88,9 +89,20 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS)
 test: all $(TEST_BINS)
 	$(Q)GPT2_BUILD=$(BUILD) sh tests/run-all.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
-check:
+check: experiments
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# The A/B harnesses of docs/experiments are built by hand (each file says
+# how), not by the tests: here they are only checked to still compile
+# against the kernels, and the scripts to parse, so they do not rot.
+experiments: $(BUILD)/pkg.mk
+	$(Q)for f in docs/experiments/*.c; do \
+	    $(CC) -fsyntax-only -Werror $(filter-out -MMD -MP,$(CFLAGS_COMMON)) -Ikernels $$f || exit 1; done
+	$(Q)for f in docs/experiments/*.sh; do bash -n $$f || exit 1; done
+	$(Q)if command -v python3 >/dev/null; then for f in docs/experiments/*.py; do \
+	    python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' $$f || exit 1; done; \
+	else echo "experiments: python3 not found, docs/experiments/*.py not checked"; fi
 
 # libFuzzer targets (clang), library built with ASan + UBSan; seeds in
 # tests/fuzz/seeds/<target>. fuzz-run runs each for FUZZ_SECONDS.
