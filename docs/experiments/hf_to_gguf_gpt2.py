@@ -48,7 +48,7 @@ def main():
     L, d, V = cfg["n_layer"], cfg["n_embd"], cfg["vocab_size"]
     w = gguf.GGUFWriter(out, "gpt2")
     w.add_block_count(L)
-    w.add_context_length(cfg["n_ctx"])
+    w.add_context_length(cfg.get("n_positions", cfg.get("n_ctx")))
     w.add_embedding_length(d)
     w.add_feed_forward_length(4 * d)
     w.add_head_count(cfg["n_head"])

@@ -17,6 +17,9 @@
 # gpt2-bench decodes 3 x 32 steps at contexts P+20..P+52 after 4 warm-up steps.
 # Writes the raw records and table.md into a results/llamacpp-* folder;
 #   bash docs/experiments/llamacpp_compare.sh --table DIR   prints DIR's table again.
+# THREADS (default 2) sets both programs' threads. gpt2-bench uses the host's
+# machine file (results/machine-<host>-t<T>.json): measure it first
+# (gpt2-bench machine), or the first point's minute measures it.
 set -euo pipefail
 
 table() { # DIR: the medians over rounds, as a Markdown table
@@ -27,6 +30,7 @@ ll = [json.loads(l) for l in open(f"{out}/llamacpp.jsonl")]
 gb = [json.loads(l) for l in open(f"{out}/gpt2bench.jsonl")]
 print("| prompt | B | llama.cpp tok/s | gpt2-bench kv f16 | ratio | gpt2-bench kv f32 | ratio | roofline (kv f16) | eff. llama.cpp | eff. gpt2-bench f16 |")
 print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+nr = []
 for pp, b in sorted({(x["pp"], x["pl"]) for x in ll}):
     lr = {x["round"]: x["speed_tg"] for x in ll if x["pp"] == pp and x["pl"] == b}
     g = {kv: {x["pass"]: x for x in gb if x["prompt"] == pp and x["batch"] == b and x["kv_dtype"] == kv} for kv in ("f16", "f32")}
@@ -39,12 +43,14 @@ for pp, b in sorted({(x["pp"], x["pl"]) for x in ll}):
     q32 = med([g["f32"][r]["tok_s"] / lr[r] for r in rounds])
     roof = med([g["f16"][r]["predicted_tok_s"] for r in rounds])
     print(f"| {pp} | {b} | {l:.1f} | {t16:.1f} | {q16:.2f} | {t32:.1f} | {q32:.2f} | {roof:.1f} | {l / roof:.2f} | {t16 / roof:.2f} |")
-print(f"\nratio: median over {len(rounds)} rounds of gpt2-bench / llama.cpp in the same round")
+    nr.append(len(rounds))
+print(f"\nratio: median over {min(nr)}-{max(nr)} rounds of gpt2-bench / llama.cpp in the same round")
 PY
 }
 
 main() {
     llama=$1 rounds=${2:-3} dtype=${3:-f32}
+    [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "llamacpp_compare: ROUNDS '$rounds' is not a whole number >= 1" >&2; exit 2; }
     [ -x "$llama" ] || { echo "llamacpp_compare: '$llama' is not an executable llama-batched-bench: give its path" >&2; exit 2; }
     [ -x build/gpt2-bench ] || { echo "llamacpp_compare: build/gpt2-bench is missing: run make first, from the repository root" >&2; exit 2; }
     case $dtype in f32 | f16) gtype=$dtype ;; int8) gtype=q8_0 ;; *) echo "llamacpp_compare: dtype '$dtype' is not f32, f16 or int8" >&2; exit 2 ;; esac
@@ -52,16 +58,16 @@ main() {
     tmp=$(mktemp -d /tmp/llamacpp_compare.XXXXXX)
     trap 'rm -rf "$tmp"' EXIT
     out=results/llamacpp-$(hostname -s)-$(date -u +%Y%m%d-%H%M%S)-$dtype
-    mkdir -p "$out"
     build/gpt2-weights init --model gpt2 --seed 1 --out "$tmp/hf" >/dev/null
     python3 docs/experiments/hf_to_gguf_gpt2.py "$tmp/hf" "$tmp/gpt2.gguf" "$gtype" >/dev/null
+    mkdir -p "$out"
     {
         echo "date_utc $(date -u +%FT%TZ)"
         echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
         echo "llama $llama"
-        "$llama" --version 2>&1 | grep -i -E 'version|built' | head -2
+        "$llama" --version 2>&1 | grep -i -E 'version|built' | head -2 || true
         echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-} threads=$threads dtype=$dtype rounds=$rounds"
-        grep -m1 'model name' /proc/cpuinfo
+        grep -m1 'model name' /proc/cpuinfo || true
     } >"$out/context.txt"
     points="128:1 128:2 128:4 128:8 128:16 128:32 128:64 512:1 512:2 512:4 512:8 512:16"
     npts=$(wc -w <<<"$points")
@@ -70,9 +76,14 @@ main() {
         for pt in $points; do
             pp=${pt%%:*} b=${pt##*:} i=$((i + 1))
             printf '\rround %d/%d, point %d/%d (prompt %d, B %d)   ' "$r" "$rounds" "$i" "$npts" "$pp" "$b" >&2
-            "$llama" -m "$tmp/gpt2.gguf" -c $((b * (pp + 64))) -b 2048 -ub 512 -npp "$pp" -ntg 64 \
-                -npl "$b" -t "$threads" -fa on --output-format jsonl 2>/dev/null |
-                grep '^{' | sed "s/^{/{\"round\": $r, /" >>"$out/llamacpp.jsonl"
+            if ! "$llama" -m "$tmp/gpt2.gguf" -c $((b * (pp + 64))) -b 2048 -ub 512 -npp "$pp" -ntg 64 \
+                -npl "$b" -t "$threads" -fa on --output-format jsonl >"$tmp/ll.out" 2>"$out/llamacpp.err" ||
+                ! grep -q '^{' "$tmp/ll.out"; then
+                echo >&2
+                echo "llamacpp_compare: llama-batched-bench gave no result at prompt $pp, B $b: see $out/llamacpp.err (the rounds so far: --table $out)" >&2
+                exit 1
+            fi
+            grep '^{' "$tmp/ll.out" | sed "s/^{/{\"round\": $r, /" >>"$out/llamacpp.jsonl"
             for kv in f16 f32; do
                 build/gpt2-bench decode --weights "$tmp/hf" --dtype "$dtype" --kv-dtype $kv \
                     --batch "$b" --context $((pp + 16)) --warmup 4 --steps 32 --reps 3 \
@@ -88,8 +99,12 @@ main() {
 
 # this case is read whole before it runs, so editing the file mid-run is safe
 case ${1:-} in
-"" | -h | --help)
-    sed -n "2,19p" "$0" | sed 's/^# \{0,1\}//'
+-h | --help)
+    sed -n "2,22p" "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+"")
+    sed -n "2,22p" "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 --table)
