@@ -108,15 +108,23 @@ static void panel_portable(float *y, int ldy, const float *x, int K, const float
 _Static_assert(GEMM_TWO_STREAM_MAX_M >= 0 && GEMM_TWO_STREAM_MAX_M <= 16, "the pair tile holds at most 16 rows");
 #define MC_MAX 120 /* rows of x per chunk at most (a multiple of MR) */
 
-/* Blocks of MR rows first, the rest last (M = 8: 6 + 2, M = 16: 6 + 6 + 4),
- * unless that leaves a single row, latency-bound on two accumulators: then
- * balanced (M = 13: 5 + 4 + 4). Against balanced blocks everywhere (4 + 4,
- * 6 + 5 + 5), decode S = 128, 5 interleaved rounds: B = 8 x1.079, B = 16
- * x1.034, B = 32 x1.018, B = 64 x1.001: the 12-accumulator block hides the
- * FMA latency that a 4-row block's 8 chains only just cover. */
+/* Balanced blocks of at most MR rows (M = 8: 4 + 4, M = 16: 6 + 5 + 5,
+ * M = 13: 5 + 4 + 4), as the bf16/f16/int8 kernels have them.
+ * GEMM_BLOCKS_BALANCED=0 gives back full blocks of MR rows first, the rest
+ * last (6 + 2, 6 + 6 + 4), unless that leaves a single row, kept until
+ * 2026-11-23: two builds' decode, interleaved, had found it faster (B = 8
+ * x1.079, 5 rounds), but in one process, each call against the other back
+ * to back on cold weights (docs/experiments/gemm_ab.sh
+ * "-DGEMM_BLOCKS_BALANCED=1" f32 8,16,32,64 120, three runs), balanced
+ * read x0.97-1.07 per shape, median about x1.03, at M = 8, 16, 32 and 64;
+ * the reverse ("-DGEMM_BLOCKS_BALANCED=0", two runs) x0.93-1.03, median
+ * about x0.99, fc_proj M = 8 the most (x0.93, x0.95). */
 static inline int block_count(int M) { return (M + MR - 1) / MR; }
+#ifndef GEMM_BLOCKS_BALANCED
+#define GEMM_BLOCKS_BALANCED 1
+#endif
 static inline int block_rows(int M, int nblk, int blk, int *m0) {
-    if (M % MR != 1) { /* full blocks of MR rows first, the rest last */
+    if (M % MR != 1 && !GEMM_BLOCKS_BALANCED) { /* full blocks of MR rows first, the rest last */
         *m0 = blk * MR;
         return M - *m0 < MR ? M - *m0 : MR;
     }
