@@ -167,6 +167,18 @@ static void pack_rows(float *xp, const float *x, int M, int K) {
         _mm256_storeu_ps(tile + i * NR, a##i);                   \
         _mm256_storeu_ps(tile + i * NR + 8, c##i);               \
     }
+/* GEMM_BLOCK_UNROLL: GCC's unroll factor for the blocks' k loop. 4: in one
+ * process, calls back to back on cold weights (docs/experiments/gemm_ab.sh
+ * "-DGEMM_BLOCK_UNROLL=4" f32 8,16,64 120, against none, 2026-11-23), x1.02-1.11
+ * per shape over two runs, M = 64 x1.05-1.11, and at M = 32, 64 fc_proj
+ * x1.11-1.14; 2: x0.98-1.07; 8: x0.99-1.09. The reverse, once it was in
+ * (-DGEMM_BLOCK_UNROLL=1 against 4), two runs: x0.94-1.005, median about
+ * x0.985; a null B (the same flags) x0.99-1.01 in the same half hour. */
+#ifndef GEMM_BLOCK_UNROLL
+#define GEMM_BLOCK_UNROLL 4
+#endif
+#define GEMM_PRAGMA_(x) _Pragma(#x)
+#define GEMM_UNROLL_(n) GEMM_PRAGMA_(GCC unroll n)
 #define DEFINE_AVX2_BLOCK(MRB)                                                                          \
     AVX2_FN static void block_avx2_##MRB(float *tile, const float *xp, int kn, const float *panel,      \
                                          int first, const float *pf, int pstep) {                       \
@@ -174,6 +186,7 @@ static void pack_rows(float *xp, const float *x, int M, int K) {
         __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                    \
         if (!first) { ROW_LOAD(MRB, 0) ROW_LOAD(MRB, 1) ROW_LOAD(MRB, 2) ROW_LOAD(MRB, 3)                \
                       ROW_LOAD(MRB, 4) ROW_LOAD(MRB, 5) }                                               \
+        GEMM_UNROLL_(GEMM_BLOCK_UNROLL)                                                                 \
         for (int k = 0; k < kn; k++) {                                                                  \
             if (pf) _mm_prefetch((const char *)(pf + (size_t)((k * pstep) >> 16) * NR), _MM_HINT_T1);    \
             const __m256 w0 = _mm256_load_ps(panel + (size_t)k * NR);                                   \
