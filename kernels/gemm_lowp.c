@@ -439,6 +439,19 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         _mm256_storeu_ps(acc + i * NR + 8, c##i);                       \
     }
 
+/* LOWP_BLOCK_UNROLL: GCC's unroll factor for the blocks' k loop (M >= 3).
+ * 4: in one process, calls back to back on cold weights (docs/experiments/
+ * gemm_ab.sh "-DLOWP_BLOCK_UNROLL=4" DTYPE 8,16,64 100, against none,
+ * 2026-11-23): bf16 x1.07-1.24 per shape, int8 x0.99-1.26, f16 x1.04-1.24,
+ * largest at M = 8; 2 and 8 times less (bf16 x0.99-1.19 / x1.00-1.22, int8
+ * x0.95-1.22 / x0.99-1.07). The reverse once it was in (=1 against 4): bf16
+ * x0.89-1.00, int8 x0.85-1.05, f16 x0.83-1.02. */
+#ifndef LOWP_BLOCK_UNROLL
+#define LOWP_BLOCK_UNROLL 4
+#endif
+#define LOWP_PRAGMA_(x) _Pragma(#x)
+#define LOWP_UNROLL_(n) LOWP_PRAGMA_(GCC unroll n)
+
 /* Register block of MRB rows against one panel of element type ET. Prefetch
  * one 64-byte line per PFU k rows, LOWP_PREFETCH_BYTES ahead (pf: the
  * address to prefetch for k = 0). */
@@ -449,6 +462,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                             \
         __m256 w0, w1;                                                                                           \
         enum { PFU = 64 / (NR * (int)sizeof(ET)) };                                                             \
+        LOWP_UNROLL_(LOWP_BLOCK_UNROLL)                                                                          \
         for (int k = 0; k < K; k++) {                                                                            \
             if ((k & (PFU - 1)) == 0) _mm_prefetch(pf + (size_t)k * NR * sizeof(ET), _MM_HINT_T0);              \
             LOADW_##TAG(panel + (size_t)k * NR, w0, w1)                                                         \
