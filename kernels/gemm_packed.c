@@ -177,6 +177,13 @@ static void pack_rows(float *xp, const float *x, int M, int K) {
 #ifndef GEMM_BLOCK_UNROLL
 #define GEMM_BLOCK_UNROLL 4
 #endif
+/* GEMM_PAIR_UNROLL: the same for the pair kernels' k loops (M = 1 .. 4). 4,
+ * against none ("-DGEMM_PAIR_UNROLL=4" f32 1,2,3,4 120, two runs): M = 1-3
+ * x0.97-1.02 (memory-bound: no change), M = 4 x1.01-1.08; the reverse M = 1
+ * x0.99-1.02, M = 4 x0.905-1.00. */
+#ifndef GEMM_PAIR_UNROLL
+#define GEMM_PAIR_UNROLL 4
+#endif
 #define GEMM_PRAGMA_(x) _Pragma(#x)
 #define GEMM_UNROLL_(n) GEMM_PRAGMA_(GCC unroll n)
 #define DEFINE_AVX2_BLOCK(MRB)                                                                          \
@@ -301,6 +308,7 @@ AVX2_FN static void pair_rows2(float *tile, const float *x0, const float *x1, in
         c0 = _mm256_loadu_ps(tile + 32), c1 = _mm256_loadu_ps(tile + 40);
         g0 = _mm256_loadu_ps(tile + 48), g1 = _mm256_loadu_ps(tile + 56);
     }
+    GEMM_UNROLL_(GEMM_PAIR_UNROLL)
     for (int k = 0; k < kn; k++) {
         const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
         const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);
@@ -328,6 +336,7 @@ AVX2_FN static void pair_rows1(float *tile, const float *x0, int kn, const float
         e0 = _mm256_loadu_ps(tile + 16), e1 = _mm256_loadu_ps(tile + 24);
     }
     int k = 0;
+    GEMM_UNROLL_(GEMM_PAIR_UNROLL)
     for (; k + 1 < kn; k += 2) {
         const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
         const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x0 + k + 1);
