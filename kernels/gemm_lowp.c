@@ -5,6 +5,7 @@
 #include "gemm_lowp.h"
 
 #include "bigalloc.h"
+#include "unroll.h"
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -455,8 +456,6 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
 #ifndef LOWP_PAIR_UNROLL
 #define LOWP_PAIR_UNROLL 4
 #endif
-#define LOWP_PRAGMA_(x) _Pragma(#x)
-#define LOWP_UNROLL_(n) LOWP_PRAGMA_(GCC unroll n)
 
 /* Register block of MRB rows against one panel of element type ET. Prefetch
  * one 64-byte line per PFU k rows, LOWP_PREFETCH_BYTES ahead (pf: the
@@ -468,7 +467,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                             \
         __m256 w0, w1;                                                                                           \
         enum { PFU = 64 / (NR * (int)sizeof(ET)) };                                                             \
-        LOWP_UNROLL_(LOWP_BLOCK_UNROLL)                                                                          \
+        KERNEL_UNROLL(LOWP_BLOCK_UNROLL)                                                                         \
         for (int k = 0; k < K; k++) {                                                                            \
             if ((k & (PFU - 1)) == 0) _mm_prefetch(pf + (size_t)k * NR * sizeof(ET), _MM_HINT_T0);              \
             LOADW_##TAG(panel + (size_t)k * NR, w0, w1)                                                         \
@@ -555,7 +554,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;         \
         __m256 w0, w1, v0, v1;                                                                                   \
         int k = 0;                                                                                               \
-        LOWP_UNROLL_(LOWP_PAIR_UNROLL)                                                                           \
+        KERNEL_UNROLL(LOWP_PAIR_UNROLL)                                                                          \
         for (; k + 1 < kn; k += 2) {                                                                             \
             PAIR_PREFETCH(PAIR_PF_##TAG, ET, k)                                                                  \
             const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x0 + k + 1);                 \
@@ -575,7 +574,7 @@ static void panel_portable(float *y, int ldy, const float *x, const packed_lw *p
     {                                                                                                            \
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0, g0 = a0, g1 = a0;         \
         __m256 w0, w1, v0, v1;                                                                                   \
-        LOWP_UNROLL_(LOWP_PAIR_UNROLL)                                                                           \
+        KERNEL_UNROLL(LOWP_PAIR_UNROLL)                                                                          \
         for (int k = 0; k < kn; k++) {                                                                           \
             PAIR_PREFETCH(PAIR2_PF_##TAG, ET, k)                                                                 \
             const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);                     \

@@ -1,6 +1,7 @@
 #include "gemm_packed.h"
 
 #include "bigalloc.h"
+#include "unroll.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -184,8 +185,6 @@ static void pack_rows(float *xp, const float *x, int M, int K) {
 #ifndef GEMM_PAIR_UNROLL
 #define GEMM_PAIR_UNROLL 4
 #endif
-#define GEMM_PRAGMA_(x) _Pragma(#x)
-#define GEMM_UNROLL_(n) GEMM_PRAGMA_(GCC unroll n)
 #define DEFINE_AVX2_BLOCK(MRB)                                                                          \
     AVX2_FN static void block_avx2_##MRB(float *tile, const float *xp, int kn, const float *panel,      \
                                          int first, const float *pf, int pstep) {                       \
@@ -193,7 +192,7 @@ static void pack_rows(float *xp, const float *x, int M, int K) {
         __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;                                    \
         if (!first) { ROW_LOAD(MRB, 0) ROW_LOAD(MRB, 1) ROW_LOAD(MRB, 2) ROW_LOAD(MRB, 3)                \
                       ROW_LOAD(MRB, 4) ROW_LOAD(MRB, 5) }                                               \
-        GEMM_UNROLL_(GEMM_BLOCK_UNROLL)                                                                 \
+        KERNEL_UNROLL(GEMM_BLOCK_UNROLL)                                                                \
         for (int k = 0; k < kn; k++) {                                                                  \
             if (pf) _mm_prefetch((const char *)(pf + (size_t)((k * pstep) >> 16) * NR), _MM_HINT_T1);    \
             const __m256 w0 = _mm256_load_ps(panel + (size_t)k * NR);                                   \
@@ -308,7 +307,7 @@ AVX2_FN static void pair_rows2(float *tile, const float *x0, const float *x1, in
         c0 = _mm256_loadu_ps(tile + 32), c1 = _mm256_loadu_ps(tile + 40);
         g0 = _mm256_loadu_ps(tile + 48), g1 = _mm256_loadu_ps(tile + 56);
     }
-    GEMM_UNROLL_(GEMM_PAIR_UNROLL)
+    KERNEL_UNROLL(GEMM_PAIR_UNROLL)
     for (int k = 0; k < kn; k++) {
         const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
         const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x1 + k);
@@ -336,7 +335,7 @@ AVX2_FN static void pair_rows1(float *tile, const float *x0, int kn, const float
         e0 = _mm256_loadu_ps(tile + 16), e1 = _mm256_loadu_ps(tile + 24);
     }
     int k = 0;
-    GEMM_UNROLL_(GEMM_PAIR_UNROLL)
+    KERNEL_UNROLL(GEMM_PAIR_UNROLL)
     for (; k + 1 < kn; k += 2) {
         const float *p = pa + (size_t)k * NR, *q = pb + (size_t)k * NR;
         const __m256 r0 = _mm256_broadcast_ss(x0 + k), r1 = _mm256_broadcast_ss(x0 + k + 1);

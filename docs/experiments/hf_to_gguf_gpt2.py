@@ -13,6 +13,7 @@ f16 and q8_0 (ggml's int8 in blocks of 32 along K, an f16 scale per block:
 1.0625 bytes per weight) store the four layer matrices and token_embd so,
 the rest in f32."""
 import json
+import os
 import struct
 import sys
 
@@ -22,6 +23,8 @@ try:
 except ImportError as e:
     sys.exit(f"hf_to_gguf_gpt2: {e.name} is missing: pip install numpy gguf")
 
+TMP = None  # the file being written, removed if the conversion fails
+
 
 def main():
     if len(sys.argv) not in (3, 4) or sys.argv[-1] in ("-h", "--help"):
@@ -30,23 +33,32 @@ def main():
     ftype = sys.argv[3] if len(sys.argv) == 4 else "f32"
     if ftype not in ("f32", "f16", "q8_0"):
         sys.exit(f"hf_to_gguf_gpt2: dtype '{ftype}' is not f32, f16 or q8_0")
-    with open(f"{src}/config.json") as f:
-        cfg = json.load(f)
-    with open(f"{src}/model.safetensors", "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        hdr = json.loads(f.read(n))
+    try:
+        with open(f"{src}/config.json") as f:
+            cfg = json.load(f)
+        with open(f"{src}/model.safetensors", "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            hdr = json.loads(f.read(n))
+    except (OSError, ValueError, struct.error) as e:
+        sys.exit(f"hf_to_gguf_gpt2: cannot read {src} as a GPT-2 folder ({e}): give a gpt2-weights init folder")
     base = 8 + n
     mm = np.memmap(f"{src}/model.safetensors", dtype=np.uint8, mode="r")
 
     def tensor(name):  # HF layout: Conv1D weights are (in, out)
+        if name not in hdr:
+            sys.exit(f"hf_to_gguf_gpt2: {src} has no tensor {name}: give a GPT-2 folder without the transformer. prefix")
         e = hdr[name]
         if e["dtype"] != "F32":
             sys.exit(f"hf_to_gguf_gpt2: {name} is {e['dtype']}, not F32: convert the f32 folder")
         a, b = e["data_offsets"]
+        if base + b > len(mm):
+            sys.exit(f"hf_to_gguf_gpt2: {src}/model.safetensors ends inside {name}: the file is truncated")
         return np.frombuffer(mm[base + a:base + b], dtype=np.float32).reshape(e["shape"])
 
     L, d, V = cfg["n_layer"], cfg["n_embd"], cfg["vocab_size"]
-    w = gguf.GGUFWriter(out, "gpt2")
+    global TMP
+    TMP = f"{out}.tmp{os.getpid()}"  # written whole, then renamed: no half-written OUT
+    w = gguf.GGUFWriter(TMP, "gpt2")
     w.add_block_count(L)
     w.add_context_length(cfg.get("n_positions", cfg.get("n_ctx")))
     w.add_embedding_length(d)
@@ -101,8 +113,14 @@ def main():
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+    os.replace(TMP, out)
     print(f"wrote {out} ({ftype})")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BaseException:  # a failure or Ctrl-C leaves no partial file
+        if TMP and os.path.exists(TMP):
+            os.remove(TMP)
+        raise

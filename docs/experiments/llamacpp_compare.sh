@@ -26,8 +26,16 @@ table() { # DIR: the medians over rounds, as a Markdown table
     python3 - "$1" <<'PY'
 import json, sys, statistics as st
 out = sys.argv[1]
-ll = [json.loads(l) for l in open(f"{out}/llamacpp.jsonl")]
-gb = [json.loads(l) for l in open(f"{out}/gpt2bench.jsonl")]
+def records(path):  # a run cut short may end in a partial line: skipped
+    out = []
+    for line in open(path):
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+ll = records(f"{out}/llamacpp.jsonl")
+gb = records(f"{out}/gpt2bench.jsonl")
 print("| prompt | B | llama.cpp tok/s | gpt2-bench kv f16 | ratio | gpt2-bench kv f32 | ratio | roofline (kv f16) | eff. llama.cpp | eff. gpt2-bench f16 |")
 print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 nr = []
