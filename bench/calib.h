@@ -99,7 +99,7 @@ typedef struct {
 /* The calibrated prediction of one decode step. */
 typedef struct {
     double op_ns[OP_COUNT]; /* each operator's own time per step (all layers) */
-    double overhead_ns;     /* step_overhead_ns + argmax over the B rows of logits */
+    double overhead_ns;     /* step_overhead_ns (the argmax is op_ns[OP_ARGMAX]) */
     double step_ns;         /* sum of the above */
     double tok_s;           /* B / step */
     int shapes_interpolated; /* a GEMM shape was not in the calibration: by weight bytes */

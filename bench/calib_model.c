@@ -109,7 +109,8 @@ int calib_predict(const calibration *cal, const gpt2_config *c, int B, int S, do
     p->op_ns[OP_OTHER] = sd * (interp_linear_rows(r, cal->embed_ns, nr, b) +
                                Ld * (interp_linear_rows(r, cal->kv_append_ns, nr, b) +
                                      2 * interp_linear_rows(r, cal->add_ns, nr, b)));
-    p->overhead_ns = cal->step_overhead_ns + sv * interp_linear_rows(r, cal->argmax_ns, nr, b);
+    p->op_ns[OP_ARGMAX] = sv * interp_linear_rows(r, cal->argmax_ns, nr, b);
+    p->overhead_ns = cal->step_overhead_ns;
     p->step_ns = p->overhead_ns;
     for (int op = 0; op < OP_COUNT; op++) p->step_ns += p->op_ns[op];
     p->tok_s = p->step_ns > 0 ? b / (p->step_ns * 1e-9) : 0;

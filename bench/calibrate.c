@@ -232,7 +232,7 @@ static int measure_attention_point(const gpt2_config *c, wdtype kvdt, int B, int
 typedef struct {
     int R, d, V, n_ctx, wte_rows;
     float *x, *y, *out, *w, *b, *h, *wte, *wpe, *logits;
-    int *tok, *pos;
+    int *tok, *pos, *best; /* best: (R) the argmax's output */
     kv_cache kv; /* K/V append: n_layer copies x cap positions */
     float *qkv;
     volatile int sink;
@@ -264,9 +264,8 @@ static void embed_call(void *c, long i) {
 static void argmax_call(void *c, long i) {
     elem_ctx *e = c;
     (void)i;
-    int s = 0;
-    for (int r = 0; r < e->R; r++) s += argmax_f32(e->logits + (size_t)r * e->V, e->V);
-    e->sink = s;
+    argmax_rows_f32(e->best, e->logits, e->R, e->V); /* as the decode loop runs it */
+    e->sink = e->best[0];
 }
 
 /* model/forward.c's kv_append for one layer: the K and V columns of R rows
@@ -297,6 +296,7 @@ static void elem_free(elem_ctx *e) {
     free(e->logits);
     free(e->tok);
     free(e->pos);
+    free(e->best);
     free(e->qkv);
     kv_free(&e->kv);
 }
@@ -331,8 +331,9 @@ static int measure_elementwise(calibration *cal, const gpt2_config *c, wdtype kv
     e.logits = falloc((size_t)R * V);
     e.tok = malloc((size_t)(R + 64) * sizeof *e.tok);
     e.pos = malloc((size_t)(R + 64) * sizeof *e.pos);
+    e.best = malloc((size_t)R * sizeof *e.best);
     e.qkv = falloc((size_t)R * 3 * d);
-    if (!e.x || !e.y || !e.out || !e.w || !e.b || !e.h || !e.wte || !e.wpe || !e.logits || !e.tok || !e.pos || !e.qkv)
+    if (!e.x || !e.y || !e.out || !e.w || !e.b || !e.h || !e.wte || !e.wpe || !e.logits || !e.tok || !e.pos || !e.best || !e.qkv)
         rc = status_fail(st, ST_RUNTIME, "calibrate: out of memory for the elementwise operators");
     if (!rc) {
         gpt2_config kc = *c;

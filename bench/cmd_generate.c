@@ -26,10 +26,8 @@ int generate_run(const gpt2_model *m, const int *prompt, int B, int P, int steps
     if (!logits || !next) rc = status_fail(st, ST_RUNTIME, "out of memory");
     if (!rc) rc = gpt2_forward(m, &s, prompt, P, logits, LOGITS_LAST, st);
     for (int i = 0; i < steps && !rc; i++) {
-        for (int b = 0; b < B; b++) {
-            next[b] = argmax_f32(logits + (size_t)b * V, V);
-            out_ids[(size_t)b * steps + i] = next[b];
-        }
+        argmax_rows_f32(next, logits, B, V); /* logits: (B, V) */
+        for (int b = 0; b < B; b++) out_ids[(size_t)b * steps + i] = next[b];
         if (i + 1 < steps) rc = gpt2_forward(m, &s, next, 1, logits, LOGITS_LAST, st);
     }
     free(logits);

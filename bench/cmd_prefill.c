@@ -134,6 +134,7 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
             cJSON_AddNumberToObject(o, "peak_gflops", mc.peak_gflops);
             cJSON *ops = cJSON_AddArrayToObject(o, "operators");
             for (int op = 0; op < OP_COUNT; op++) {
+                if (op == OP_ARGMAX) continue; /* the decode loop's: a prefill chooses no token */
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddStringToObject(e, "name", GPT2_OP_NAMES[op]);
                 cJSON_AddNumberToObject(e, "time_frac", prof_total > 0 ? prof.ns[op] / prof_total : 0);
@@ -157,7 +158,8 @@ int cmd_prefill(int argc, char **argv, FILE *out, status_t *st) {
             fprintf(out, "  efficiency           %.2f\n", tok_s / pred_tok_s);
             fprintf(out, "  time by operator    ");
             for (int op = 0; op < OP_COUNT; op++)
-                fprintf(out, " %s %.1f%%", GPT2_OP_NAMES[op], prof_total > 0 ? 100 * prof.ns[op] / prof_total : 0);
+                if (op != OP_ARGMAX)
+                    fprintf(out, " %s %.1f%%", GPT2_OP_NAMES[op], prof_total > 0 ? 100 * prof.ns[op] / prof_total : 0);
             fputc('\n', out);
         }
     }

@@ -49,10 +49,11 @@ static int run_steps(const gpt2_model *m, gpt2_state *s, int S, const int *first
             for (int b = 0; b < B; b++) in_ids[(size_t)b * n + i] = tok[b];
         int rc = gpt2_forward(m, s, tok, 1, logits, LOGITS_LAST, st);
         if (rc) return rc;
-        for (int b = 0; b < B; b++) {
-            tok[b] = argmax_f32(logits + (size_t)b * V, V);
-            if (out_ids) out_ids[(size_t)b * n + i] = tok[b];
-        }
+        const double t0 = s->prof ? now_ns() : 0;
+        argmax_rows_f32(tok, logits, B, V); /* logits: (B, V) */
+        if (s->prof) s->prof->ns[OP_ARGMAX] += now_ns() - t0;
+        if (out_ids)
+            for (int b = 0; b < B; b++) out_ids[(size_t)b * n + i] = tok[b];
         if (decode_stop_requested) return ST_OK;
     }
     return ST_OK;
@@ -92,7 +93,7 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
         if (!r->prompt_tokens) { rc = status_fail(st, ST_RUNTIME, "out of memory"); goto done; }
         for (size_t i = 0; i < (size_t)B * S; i++) r->prompt_tokens[i] = (int)(next_rand(&seed) % (uint64_t)V);
         if ((rc = gpt2_forward(m, &s, r->prompt_tokens, S, logits, LOGITS_LAST, st))) goto done;
-        for (int b = 0; b < B; b++) first[b] = argmax_f32(logits + (size_t)b * V, V);
+        argmax_rows_f32(first, logits, B, V);
     } else {
         kv_fill_synthetic(&s.kv, S, seed);
         for (int b = 0; b < B; b++) first[b] = (int)(next_rand(&seed) % (uint64_t)V);

@@ -37,6 +37,7 @@ void roofline_decode_op_cost(const gpt2_config *c, int B, int S, double Q, doubl
         by = b * L * 2 * d * Qkv + a * b * L * 6 * d;
         fl = b * L * 2 * d;
         break;
+    case OP_ARGMAX: /* outside the analytic model: it reads the B x V logits lm_head has just written */
     default: break;
     }
     *bytes = by;

@@ -24,6 +24,12 @@ void gelu_f32(float *x, size_t n);
 /* x: (n) in place, numerically stable (max subtracted). */
 void softmax_f32(float *x, int n);
 
+/* Index of the largest of x: (n) (the first on ties; a NaN never wins
+ * unless x[0] is NaN, then 0): the greedy next token. */
+int argmax_f32(const float *x, int n);
+/* idx: (rows) = argmax_f32 of each row of x: (rows, n). */
+void argmax_rows_f32(int *idx, const float *x, int rows, int n);
+
 /* x: (n) += y: (n). */
 void add_f32(float *x, const float *y, size_t n);
 

@@ -8,8 +8,8 @@
 
 #include "../kernels/kernels.h"
 
-const char *const GPT2_OP_NAMES[OP_COUNT] = {"qkv",     "attention", "attn_proj", "fc",   "gelu",
-                                             "fc_proj", "layernorm", "lm_head",   "other"};
+const char *const GPT2_OP_NAMES[OP_COUNT] = {"qkv",       "attention", "attn_proj", "fc",    "gelu",
+                                             "fc_proj",   "layernorm", "lm_head",   "other", "argmax"};
 
 static inline double now_ns(void) {
     struct timespec ts;
@@ -94,13 +94,6 @@ int gpt2_state_init_kv(gpt2_state *s, const gpt2_config *c, int batch, int max_t
         return rc;
     }
     return ST_OK;
-}
-
-int argmax_f32(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
 }
 
 /* y: (R, N) = x: (R, K) @ W + b, through the packed small-M kernel when the

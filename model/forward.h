@@ -6,11 +6,13 @@
 #ifndef GR_FORWARD_H
 #define GR_FORWARD_H
 
+#include "../kernels/kernels.h" /* argmax_f32 */
 #include "kvcache.h"
 #include "weights.h"
 
 typedef enum {
     OP_QKV, OP_ATTENTION, OP_ATTN_PROJ, OP_FC, OP_GELU, OP_FC_PROJ, OP_LAYERNORM, OP_LM_HEAD, OP_OTHER,
+    OP_ARGMAX, /* the greedy next token over the B x V logits: the decode loop's, not gpt2_forward's */
     OP_COUNT
 } gpt2_op;
 
@@ -54,7 +56,5 @@ typedef enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL } gpt2_logits_mode;
 int gpt2_forward(const gpt2_model *m, gpt2_state *s, const int *tokens, int T, float *logits,
                  gpt2_logits_mode mode, status_t *st);
 
-/* Index of the largest of n values (first on ties). */
-int argmax_f32(const float *x, int n);
 
 #endif

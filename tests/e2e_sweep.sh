@@ -58,7 +58,7 @@ check "the calibration was measured once, kept in the results folder" \
 check "every record carries the calibrated prediction and its error" \
     test "$(grep -c '"predicted_calibrated_tok_s":[0-9].*"prediction_error":' "$a/decode.jsonl")" = 4
 check "every operator entry carries its calibrated time" \
-    test "$(grep -o '"predicted_calibrated_ns":' "$a/decode.jsonl" | wc -l | tr -d ' ')" = 36
+    test "$(grep -o '"predicted_calibrated_ns":' "$a/decode.jsonl" | wc -l | tr -d ' ')" = 40 # 4 points x 10 operators
 check "summary.md has the calibrated finding, naming an operator" \
     grep -q '^- \*\*Calibrated prediction\.\*\* Over the 4 points .*the operator that misses most there is [a-z_]*:' "$a/summary.md"
 check "summary.md has the calibrated column and error per point" grep -q '^| 2 | 8 | .* | [-+][0-9.]*% | [a-z_]* [-+][0-9]*% |$' "$a/summary.md"

@@ -144,17 +144,18 @@ static void test_hand_computed_step(void **state) {
     assert_near(p.op_ns[OP_GELU], 2 * 300.0, "gelu");             /* 200 + (500-200)/3 x (2-1) */
     assert_near(p.op_ns[OP_LAYERNORM], 5 * 150.0, "layernorm");   /* 2L + 1 of them */
     assert_near(p.op_ns[OP_OTHER], 40 + 2 * (70 + 2 * 20.0), "other"); /* embed + L (append + 2 adds) */
-    assert_near(p.overhead_ns, 1000 + 600.0, "overhead");         /* fixed + argmax of 2 rows */
-    const double ops = 4000 + 1200 + 4800 + 4400 + 4000 + attn + 600 + 750 + 260;
-    assert_near(p.step_ns, ops + 1600, "step");
-    assert_near(p.tok_s, 2 / ((ops + 1600) * 1e-9), "tok/s");
+    assert_near(p.op_ns[OP_ARGMAX], 600.0, "argmax");             /* 400 + (1000-400)/3 x (2-1) rows */
+    assert_near(p.overhead_ns, 1000.0, "overhead");               /* the fixed per-step part alone */
+    const double ops = 4000 + 1200 + 4800 + 4400 + 4000 + attn + 600 + 750 + 260 + 600;
+    assert_near(p.step_ns, ops + 1000, "step");
+    assert_near(p.tok_s, 2 / ((ops + 1000) * 1e-9), "tok/s");
     assert_false(p.shapes_interpolated);
     assert_false(p.dtype_scaled);
     /* the operators with their share of the overhead add up to the step */
     double sum = 0;
     for (int op = 0; op < OP_COUNT; op++) sum += calib_op_share_ns(&p, op);
     assert_near(sum, p.step_ns, "sum of shares");
-    assert_near(calib_op_share_ns(&p, OP_QKV), 4000 * (ops + 1600) / ops, "qkv share");
+    assert_near(calib_op_share_ns(&p, OP_QKV), 4000 * (ops + 1000) / ops, "qkv share");
 }
 
 static void test_hand_computed_extrapolation(void **state) {

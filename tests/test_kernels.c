@@ -309,6 +309,62 @@ static void test_add(void **state) {
     }
 }
 
+/* The scalar loop argmax_f32 must agree with on every input: first index
+ * of the largest value, NaN skipped unless it is x[0]. */
+static int argmax_ref(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static void test_argmax(void **state) {
+    (void)state;
+    const int ns[] = {1, 2, 7, 8, 9, 31, 32, 33, 65, 769, 50257};
+    gemm_path ps[2];
+    const int np = ts_gemm_paths(ps);
+    const gemm_path old = gemm_path_current();
+    float *x = fmalloc(50257);
+    for (int pi = 0; pi < np; pi++) {
+        gemm_path_force(ps[pi]);
+        for (int i = 0; i < 11; i++) {
+            const int n = ns[i];
+            for (int c = 0; c < 9; c++) {
+                ts_fill(x, (size_t)n, 31 + 7 * i + c, -4, 4);
+                switch (c) {
+                case 1: x[n - 1] = 9; break;                                    /* at the end */
+                case 2: x[n / 2] = 9; x[n - 1] = 9; x[n / 3] = 9; break;        /* ties: the first */
+                case 3: x[0] = NAN; break;                                      /* NaN first: 0 */
+                case 4: for (int k = 1; k < n; k += 3) x[k] = NAN; break;       /* NaN skipped */
+                case 5: for (int k = 0; k < n; k++) x[k] = -INFINITY; break;    /* all -inf: 0 */
+                case 6: for (int k = 0; k < n; k++) x[k] = -1; x[n - 1] = 0.0f; x[n / 2] = -0.0f; break;
+                case 7: x[n / 2] = INFINITY; if (n > 1) x[n / 2 + 1] = NAN; break;
+                case 8: for (int k = 0; k < n; k++) x[k] = -(float)k; break;    /* the first */
+                default: break;
+                }
+                if (argmax_f32(x, n) != argmax_ref(x, n))
+                    fail_msg("%s: n = %d, case %d: %d, the scalar loop %d", gemm_path_name(ps[pi]), n, c,
+                             argmax_f32(x, n), argmax_ref(x, n));
+            }
+        }
+        /* rows: the threaded path (64 x 50257) and a single row */
+        const int R = 64, V = 50257;
+        float *l = fmalloc((size_t)R * V);
+        int *idx = malloc(R * sizeof *idx);
+        assert_non_null(idx);
+        ts_fill(l, (size_t)R * V, 77, -10, 10);
+        for (int r = 0; r < R; r++) l[(size_t)r * V + (size_t)r * 613 % V] = 20.0f + r;
+        argmax_rows_f32(idx, l, R, V);
+        for (int r = 0; r < R; r++) assert_int_equal(idx[r], (r * 613) % V);
+        argmax_rows_f32(idx, l + V, 1, V);
+        assert_int_equal(idx[0], 613);
+        free(l);
+        free(idx);
+    }
+    gemm_path_force(old);
+    free(x);
+}
+
 static void test_embed(void **state) {
     (void)state;
     const int V = 101, P = 33;
@@ -578,6 +634,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_special),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_embed),
+        cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_attn_decode_head),
         cmocka_unit_test(test_attn_decode_single),
         cmocka_unit_test(test_attn_causal_head),
