@@ -632,6 +632,36 @@ static void sentence_calibrated(FILE *f, const report_data *d) {
     sentence_calibration_minute(f, d);
 }
 
+/* How far the passes of a point disagree (sweep --passes): the noise floor
+ * under any forecast. */
+static int n_multi_pass(const report_data *d) {
+    int n = 0;
+    for (int i = 0; i < d->rs.n; i++) n += d->rs.p[i].n_pass > 1;
+    return n;
+}
+
+static void sentence_repeatability(FILE *f, const report_data *d) {
+    int n = 0, over = 0;
+    const result_point *w = NULL;
+    double *spread = malloc((size_t)d->rs.n * sizeof *spread);
+    for (int i = 0; i < d->rs.n; i++) {
+        const result_point *p = &d->rs.p[i];
+        if (p->n_pass < 2) continue;
+        if (spread) spread[n] = p->pass_spread;
+        n++;
+        over += p->pass_spread > 0.10;
+        if (!w || p->pass_spread > w->pass_spread) w = p;
+    }
+    double med = spread ? stats_median(spread, n) : 0;
+    free(spread);
+    fprintf(f, "The %d point%s measured in more than one pass differ%s between %s fastest and slowest pass by %.1f%% "
+               "at the median and by up to %.1f%% (B=%d, S=%d%s%s); %d by more than 10%%. A point's tokens/s is the "
+               "median of its passes; where the passes themselves differ by more than 10%%, the measurement does not "
+               "repeat to the 10%% a forecast is held to (docs/method.md, \"What it does not model\").",
+            n, n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "its" : "their", 100 * med, 100 * w->pass_spread, w->batch, w->context, d->ng > 1 ? ", " : "",
+            d->ng > 1 ? w->dtype : "", over);
+}
+
 /* ---- summary.md ------------------------------------------------------------------------------- */
 
 static void sentence_crossover(FILE *f, const report_data *d, int gi) {
@@ -847,6 +877,11 @@ static int write_summary(const report_data *d, const result_skip *sk, int nsk, c
     if (show_cal) {
         fputs("\n- **Calibrated prediction.** ", f);
         sentence_calibrated(f, d);
+        fputc('\n', f);
+    }
+    if (n_multi_pass(d) > 0) {
+        fputs("\n- **Repeatability.** ", f);
+        sentence_repeatability(f, d);
         fputc('\n', f);
     }
 

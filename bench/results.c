@@ -270,7 +270,10 @@ static void pool_group(result_point *const *g, int n, result_point *out) {
         if (g[k]->probe_peak_gflops > 0) probe_gflops += g[k]->probe_peak_gflops, n_probe_fma++;
     }
     const double step = stats_median(meds, n);
+    double fastest = meds[0], slowest = meds[0]; /* median step times */
+    for (int k = 1; k < n; k++) fastest = fmin(fastest, meds[k]), slowest = fmax(slowest, meds[k]);
     result_point p = *latest;
+    p.pass_spread = fastest > 0 ? slowest / fastest - 1 : 0;
     const double scale = p.step_ns_median / step; /* rates scale by this, times by its inverse */
     p.step_ns_median = step;
     p.tok_s = p.batch / (step * 1e-9);

@@ -55,6 +55,7 @@ typedef struct {
     int pass;                   /* the record's "pass" (scripts/sweep.sh --passes), 1 when absent */
     int n_pass;                 /* passes pooled into this point (1: one record) */
     int pass_list[RESULT_PASSES_MAX]; /* which */
+    double pass_spread;         /* its fastest pass's median tok/s / its slowest's - 1 (0: one pass) */
     int n_ops;                  /* 0 when the record has no per-operator split */
     result_op ops[RESULT_OPS_MAX];
 } result_point;
@@ -104,7 +105,7 @@ void results_set_free(result_set *rs);
  * tok/s, efficiency, MBU, MFU, achieved rates, operator times and the
  * calibrated error recomputed from it, tok/s min and max over all passes,
  * cv and steal_fraction the largest, reps summed, the probe averaged;
- * pass_list says which passes. results_read_decode does this before
+ * pass_list says which passes, pass_spread how far they disagree. results_read_decode does this before
  * returning. */
 void results_pool_passes(result_set *rs);
 

@@ -374,8 +374,10 @@ static void test_read_pools_passes(void **state) {
     assert_int_equal(p->pass_list[0], 1);
     assert_int_equal(p->pass_list[1], 2);
     assert_int_equal(p->pass_list[2], 3);
+    assert_float_equal(p->pass_spread, 0.8 / 0.5 - 1, 1e-12); /* fastest / slowest pass */
     assert_int_equal(q->n_pass, 1);
     assert_float_equal(q->efficiency, 0.9, 1e-12);
+    assert_float_equal(q->pass_spread, 0, 1e-15);
     results_set_free(&rs);
     run_result r = RUN("report", "--dir", dir, "--point-passes");
     expect_ok(r);
@@ -388,6 +390,17 @@ static void test_read_pools_passes(void **state) {
     expect_ok(r);
     assert_string_equal(r.out, "1 128 2 f32\n8 128 2 f32\n");
     free(r.out);
+    /* the summary says how far the passes disagree: B = 8 alone, 0.8 / 0.5 */
+    char *mp = ts_path(dir, "machine.json");
+    assert_int_equal(ts_write_file(mp, MACHINE_JSON, strlen(MACHINE_JSON)), 0);
+    r = RUN("report", "--dir", dir);
+    expect_ok(r);
+    free(r.out);
+    char *md = read_in(dir, "summary.md");
+    expect_contains(md, "- **Repeatability.** The 1 point measured in more than one pass differs between its fastest "
+                        "and slowest pass by 60.0% at the median and by up to 60.0% (B=8, S=128); 1 by more than 10%.");
+    free(md);
+    free(mp);
     free(path);
     free(dir);
 }
