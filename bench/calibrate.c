@@ -198,22 +198,34 @@ static void attn_call(void *c, long i) {
         }
 }
 
+/* Unused positions after the S + 1 read in each (sequence, head) block, as
+ * a decode run has them: its cache holds S + warm-up + steps positions and
+ * a timed step reads S + 1 .. S + steps of them, so with the defaults (4,
+ * 16) 4 to 19 rows of each block lie unread between one block's data and
+ * the next. They cost: decode B = 64, S = 128, attention 20.1-20.5 ms per
+ * step with the default cache against 17.5-17.9 ms with --steps 2
+ * --warmup 0 (a gap of 0-1 rows), 2 runs each; B = 16, S = 896: 26.8
+ * against 25.4-26.1 ms. Measured with no gap (this was S + 1 until
+ * 2026-11-24), attention ran faster alone than in the step. */
+#define CALIB_ATTN_SLACK 12
+
 static int measure_attention_point(const gpt2_config *c, wdtype kvdt, int B, int S, int copies, const timing *tm,
                                    double *ns, status_t *st) {
     gpt2_config kc = *c;
     kc.n_layer = copies;
-    if (kc.n_ctx < S + 1) kc.n_ctx = S + 1;
+    const int cap = S + 1 + CALIB_ATTN_SLACK;
+    if (kc.n_ctx < cap) kc.n_ctx = cap;
     attn_ctx a;
     memset(&a, 0, sizeof a);
     a.B = B;
     a.S = S;
     a.d = c->n_embd;
-    int rc = kv_init(&a.kv, &kc, B, S + 1, kvdt, st);
+    int rc = kv_init(&a.kv, &kc, B, cap, kvdt, st);
     if (rc) return rc;
     const int nt = omp_get_max_threads();
     a.q = falloc((size_t)B * 3 * a.d);
     a.out = falloc((size_t)B * a.d);
-    a.scratch = falloc((size_t)nt * (S + 1));
+    a.scratch = falloc((size_t)nt * cap); /* (threads, cap): attn_call strides by kv.cap */
     if (!a.q || !a.out || !a.scratch) rc = status_fail(st, ST_RUNTIME, "calibrate: out of memory for attention");
     if (!rc) {
         fill(a.q, (size_t)B * 3 * a.d, 3);
