@@ -71,3 +71,10 @@ void naive_attn_decode_head(float *out, const float *q, const float *K, const fl
     }
     free(s);
 }
+
+int naive_argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}

@@ -12,6 +12,9 @@ void naive_gelu(float *x, size_t n);
 void naive_softmax(float *x, int n);
 void naive_embed(float *out, const float *wte, const float *wpe, const int *tokens, const int *positions, int M,
                  int d);
+/* The first index of the largest value; every comparison with a NaN is
+ * false, so a NaN never wins unless it is x[0]. */
+int naive_argmax(const float *x, int n);
 void naive_attn_decode_head(float *out, const float *q, const float *K, const float *V, int n, int hd,
                             float scale);
 

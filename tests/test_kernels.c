@@ -309,15 +309,8 @@ static void test_add(void **state) {
     }
 }
 
-/* The scalar loop argmax_f32 must agree with on every input: first index
- * of the largest value, NaN skipped unless it is x[0]. */
-static int argmax_ref(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
+/* argmax_f32 against naive_argmax on ties, NaN, -0/+0, infinities and odd
+ * lengths, on every path; argmax_rows_f32 threaded and on a single row. */
 static void test_argmax(void **state) {
     (void)state;
     const int ns[] = {1, 2, 7, 8, 9, 31, 32, 33, 65, 769, 50257};
@@ -342,9 +335,9 @@ static void test_argmax(void **state) {
                 case 8: for (int k = 0; k < n; k++) x[k] = -(float)k; break;    /* the first */
                 default: break;
                 }
-                if (argmax_f32(x, n) != argmax_ref(x, n))
-                    fail_msg("%s: n = %d, case %d: %d, the scalar loop %d", gemm_path_name(ps[pi]), n, c,
-                             argmax_f32(x, n), argmax_ref(x, n));
+                if (argmax_f32(x, n) != naive_argmax(x, n))
+                    fail_msg("%s: n = %d, case %d: %d, naive_argmax %d", gemm_path_name(ps[pi]), n, c,
+                             argmax_f32(x, n), naive_argmax(x, n));
             }
         }
         /* rows: the threaded path (64 x 50257) and a single row */
