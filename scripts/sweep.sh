@@ -18,7 +18,8 @@ usage: scripts/sweep.sh [--batches "1 2 4"] [--contexts "128 896"] [--threads "T
                         [--steps N] [--reps R] [--passes P]
 
 Measures the machine once (gpt2-bench machine), calibrates the operators once
-per thread count and dtype (gpt2-bench calibrate), then decode tokens/s at every
+per thread count and dtype for this run (gpt2-bench calibrate --remeasure: on a
+shared host an earlier sweep's calibration is another minute's), then decode tokens/s at every
 point of the grid, one point per gpt2-bench process, each record with the
 roofline bound and the calibrated prediction, and ends with gpt2-bench report
 (summary.md, decode.csv) and scripts/plot (PNG + SVG).
@@ -311,7 +312,11 @@ for T in $threads; do
     [ -s "$f" ] || measure_machine "$f" "$T"
 done
 
-# ---- the calibration, once per thread count and dtype --------------------------------------
+# ---- the calibration, once per thread count and dtype and run folder -----------------------
+# Measured anew for each run (a resumed run keeps its own): a calibration
+# reused from an earlier sweep of the same revision holds that sweep's
+# minutes, and this host's bandwidth moves by a quarter between minutes
+# (docs/method.md, "What it does not model").
 
 calib_file() { echo "$out/calib-t$1-$2.json"; } # T dtype
 
@@ -320,9 +325,9 @@ for T in $threads; do
         capture calib_file "$T" "$d"
         f=$got
         [ -s "$f" ] && continue
-        say "calibrate: T=$T $d: timing each operator alone (or reusing $cache/calib-<host>-t$T-$d-f32.json) into $f"
+        say "calibrate: T=$T $d: timing each operator alone into $f (and $cache/calib-<host>-t$T-$d-f32.json)"
         run_child "$bench" calibrate "${src[@]}" --threads "$T" --dtype "$d" ${quick[@]+"${quick[@]}"} \
-            --results "$cache" --json "$f" >/dev/null
+            --remeasure --results "$cache" --json "$f" >/dev/null
         [ "$stop" = 1 ] && stopped
         [ "$rc" = 0 ] || die "$rc" "gpt2-bench calibrate failed (see above); nothing was measured yet"
     done

@@ -6,8 +6,9 @@
 # (and its last line torn), then rerun ends with exactly one record per point;
 # a point that does not fit is recorded as skipped and the sweep goes on;
 # plot writes non-empty PNGs; compare prints the ratio table; the sweep
-# calibrates once and every record carries the calibrated prediction, which
-# the summary and the fourth chart show.
+# calibrates once per run folder (a new run anew, a resumed one not again)
+# and every record carries the calibrated prediction, which the summary and
+# the fourth chart show.
 # Run from the repository root; the binaries are in $GPT2_BUILD (default build).
 set -u
 . tests/lib_e2e.sh
@@ -165,8 +166,11 @@ check "the passes pool into the 4 points" test "$(points_of "$pp" | wc -l | tr -
 check "decode.csv has a row per point, not per pass" test "$(n_lines "$pp/decode.csv")" = 5
 check "summary.md says the passes" grep -q "6 repetitions per point in 2 passes over the grid" "$pp/summary.md"
 check "the progress lines name the pass" grep -q "B=2 S=8 T=$T f32 pass 2:" "$tmp/err"
+check "a new run calibrates anew, not from the earlier run's minutes" \
+    sh -c "grep -q '^calibrate: saved ' '$tmp/err' && ! grep -q '^calibrate: reusing ' '$tmp/err'"
 check "a rerun with --passes 2 measures nothing again" sweep --out "$pp" --passes 2
 check "still 8 records" test "$(n_lines "$pp/decode.jsonl")" = 8
+check "... and keeps the run's own calibration" sh -c "! grep -q '^sweep: calibrate:' '$tmp/err'"
 check "a rerun with --passes 3 measures only the third pass" sweep --out "$pp" --passes 3
 check "then 12 records" test "$(n_lines "$pp/decode.jsonl")" = 12
 check "a bad --passes exits 2" sh -c "bash scripts/sweep.sh --passes 0 --out '$tmp/badp' >/dev/null 2>&1; test \$? = 2"
