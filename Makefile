@@ -136,7 +136,7 @@ memcheck: all $(MEMCHECK_TESTS:%=$(BUILD)/tests/%)
 
 bench: all
 	$(Q)sh scripts/install-deps.sh gnuplot-nox
-	$(Q)GPT2_BENCH=$(BUILD)/gpt2-bench sh scripts/sweep.sh --passes 2 --reps 3
+	$(Q)GPT2_BENCH=$(BUILD)/gpt2-bench sh scripts/sweep.sh --passes 3 --reps 2
 
 clean:
 	rm -rf build
