@@ -241,10 +241,14 @@ void record_table_operators(FILE *out, const record_input *in, const record_figu
         double t_s = f->op_ns[op] * 1e-9;
         double tm = f->op_bytes[op] / (mc->read_gbs * 1e9), tc = f->op_flops[op] / (mc->peak_gflops * 1e9);
         double roof_s = tc > tm ? tc : tm;
-        fprintf(out, "      %-10s %7.3f %5.1f%% %9.2f %9.1f %8.1f %9.1f %8.2f", GPT2_OP_NAMES[op], t_s * 1e3,
-                100 * f->op_frac[op], f->op_bytes[op] / 1e6, f->op_flops[op] / 1e6,
-                t_s > 0 ? f->op_bytes[op] / t_s / 1e9 : 0, t_s > 0 ? f->op_flops[op] / t_s / 1e9 : 0,
-                t_s > 0 ? roof_s / t_s : 0);
+        if (f->op_bytes[op] <= 0 && f->op_flops[op] <= 0) /* outside the analytic model (argmax): no roof */
+            fprintf(out, "      %-10s %7.3f %5.1f%% %9s %9s %8s %9s %8s", GPT2_OP_NAMES[op], t_s * 1e3,
+                    100 * f->op_frac[op], "-", "-", "-", "-", "-");
+        else
+            fprintf(out, "      %-10s %7.3f %5.1f%% %9.2f %9.1f %8.1f %9.1f %8.2f", GPT2_OP_NAMES[op], t_s * 1e3,
+                    100 * f->op_frac[op], f->op_bytes[op] / 1e6, f->op_flops[op] / 1e6,
+                    t_s > 0 ? f->op_bytes[op] / t_s / 1e9 : 0, t_s > 0 ? f->op_flops[op] / t_s / 1e9 : 0,
+                    t_s > 0 ? roof_s / t_s : 0);
         if (f->cal_ok) fprintf(out, " %8.3f", f->cal_op_ns[op] * 1e-6);
         fputc('\n', out);
     }
