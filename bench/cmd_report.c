@@ -658,8 +658,8 @@ static void sentence_repeatability(FILE *f, const report_data *d) {
                "at the median and by up to %.1f%% (B=%d, S=%d%s%s); %d by more than 10%%. A point's tokens/s is the "
                "median of its passes; where the passes themselves differ by more than 10%%, the measurement does not "
                "repeat to the 10%% a forecast is held to (docs/method.md, \"What it does not model\").",
-            n, n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "its" : "their", 100 * med, 100 * w->pass_spread, w->batch, w->context, d->ng > 1 ? ", " : "",
-            d->ng > 1 ? w->dtype : "", over);
+            n, n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "its" : "their", 100 * med, 100 * w->pass_spread,
+            w->batch, w->context, d->ng > 1 ? ", " : "", d->ng > 1 ? w->dtype : "", over);
 }
 
 /* ---- summary.md ------------------------------------------------------------------------------- */
