@@ -152,11 +152,9 @@ int calib_check_use(const calibration *cal, const char *who, int threads, const 
 
 /* Measures everything above for model shape c in dtype wdt / KV dtype kvdt
  * with the current OpenMP threads (threads_init first). quick: a few rows,
- * small sets (well under 2 s; figures not meaningful). rounds: how many
- * times every table is measured, the median kept (0: CALIB_ROUNDS, or 1
- * when quick; a sweep of P passes calibrates before each pass with fewer). */
-int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, int rounds,
-                  FILE *progress, status_t *st);
+ * small sets (well under 2 s; figures not meaningful). */
+int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, FILE *progress,
+                  status_t *st);
 
 /* Combines n rounds of the same tables (r[0..n-1], as calib_measure makes
  * them) into r[0]: every time the median over the rounds, the attention
@@ -178,7 +176,7 @@ double calib_rounds_spread(const calibration *r, int n, char *what, size_t what_
  * quick request) unless remeasure; else measures and writes it atomically
  * (creating results_dir). */
 int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int threads, int quick,
-                 int rounds, int remeasure, const char *results_dir, FILE *progress, status_t *st);
+                 int remeasure, const char *results_dir, FILE *progress, status_t *st);
 
 /* The calibration a decode run uses, into *cal with *have = 1, or *have = 0:
  * file given: that file (checked with calib_check_use unless force);

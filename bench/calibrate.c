@@ -676,9 +676,9 @@ int calib_median_of_rounds(calibration *r, int n) {
     return 0;
 }
 
-int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, int rounds,
-                  FILE *progress, status_t *st) {
-    if (rounds < 1 || rounds > CALIB_ROUNDS_MAX) rounds = quick ? 1 : CALIB_ROUNDS;
+int calib_measure(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int quick, FILE *progress,
+                  status_t *st) {
+    const int rounds = quick ? 1 : CALIB_ROUNDS;
     calibration *r = calloc((size_t)rounds, sizeof *r);
     if (!r) return status_fail(st, ST_RUNTIME, "calibrate: out of memory");
     double t0 = now_ns();
@@ -734,7 +734,7 @@ static int same_shape(const calibration *cal, const gpt2_config *c) {
 }
 
 int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int threads, int quick,
-                 int rounds, int remeasure, const char *results_dir, FILE *progress, status_t *st) {
+                 int remeasure, const char *results_dir, FILE *progress, status_t *st) {
     if (!results_dir || !*results_dir) results_dir = "results";
     char host[256], path[1024];
     context_hostname(host, sizeof host);
@@ -764,7 +764,7 @@ int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt
         say(progress, "not reusing %s (%s): measuring again", path, why);
     }
     int rc = make_dirs(results_dir, st);
-    if (!rc) rc = calib_measure(cal, c, wdt, kvdt, quick, rounds, progress, st);
+    if (!rc) rc = calib_measure(cal, c, wdt, kvdt, quick, progress, st);
     if (!rc) rc = calib_save(cal, path, st);
     if (rc) return rc;
     snprintf(cal->path, sizeof cal->path, "%s", path);
@@ -785,7 +785,7 @@ int calib_for_decode(calibration *cal, int *have, const gpt2_config *c, wdtype w
         return ST_OK;
     }
     if (calibrate) {
-        if ((rc = calib_obtain(cal, c, wdt, kvdt, threads, 0, 0, remeasure, results_dir, progress, st))) return rc;
+        if ((rc = calib_obtain(cal, c, wdt, kvdt, threads, 0, remeasure, results_dir, progress, st))) return rc;
         *have = 1;
         return ST_OK;
     }

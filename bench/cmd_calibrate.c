@@ -17,7 +17,7 @@
 static const char *USAGE =
     "usage: gpt2-bench calibrate [--model NAME | --weights PATH | --config FILE] [--dtype f32|bf16|f16|int8]\n"
     "                            [--kv-dtype f32|f16|bf16] [--threads T] [--json FILE|-] [--results DIR]\n"
-    "                            [--rounds N] [--remeasure] [--quick]\n"
+    "                            [--remeasure] [--quick]\n"
     "  Times each operator's kernel alone at the model's decode shapes: the packed GEMM at its\n"
     "  five shapes for M = 1..256 (weights cold), one layer of attention at a few (B, S), the\n"
     "  elementwise operators per row, and the fixed per-step overhead. decode and predict\n"
@@ -29,15 +29,13 @@ static const char *USAGE =
     "  --results DIR  folder of DIR/calib-<host>-t<T>-<dtype>-<kvdtype>.json (default: results),\n"
     "                 reused unless --remeasure (or measured for another host, threads, model\n"
     "                 or git revision: the costs are the kernels' of that revision)\n"
-    "  --rounds N     measure every table N times, a few seconds apart, and keep the median\n"
-    "                 (default 3; scripts/sweep.sh calibrates before each of its passes with fewer)\n"
     "  --quick        tiny sets, few rows: checks the tool in under 2 s, figures not meaningful\n"
     "                 (kept apart, in ...-quick.json)\n";
 
 int cmd_calibrate(int argc, char **argv, FILE *out, status_t *st) {
     cli_flag fl[] = {{"--model", 1, 0},  {"--weights", 1, 0}, {"--config", 1, 0},  {"--dtype", 1, 0},
                      {"--kv-dtype", 1, 0}, {"--threads", 1, 0}, {"--json", 1, 0},    {"--results", 1, 0},
-                     {"--remeasure", 0, 0}, {"--quick", 0, 0},  {"--rounds", 1, 0},   {"--help", 0, 0}};
+                     {"--remeasure", 0, 0}, {"--quick", 0, 0},  {"--help", 0, 0}};
     const int nf = sizeof fl / sizeof fl[0];
     int rc = cli_parse(argc, argv, 1, fl, nf, "calibrate", st);
     if (rc) return rc;
@@ -62,15 +60,13 @@ int cmd_calibrate(int argc, char **argv, FILE *out, status_t *st) {
     if ((rc = kv_dtype_parse(GET("--kv-dtype"), &kvdt, st))) return rc;
     long threads = machine_default_threads();
     if (GET("--threads") && (rc = cli_int(GET("--threads"), "--threads", 1, 4096, &threads, st))) return rc;
-    long rounds = 0; /* calib_measure's default */
-    if (GET("--rounds") && (rc = cli_int(GET("--rounds"), "--rounds", 1, CALIB_ROUNDS_MAX, &rounds, st))) return rc;
     const char *json = GET("--json");
     if (json && !*json) return status_fail(st, ST_BAD_INPUT, "calibrate: --json takes FILE or '-'");
     int T = threads_init((int)threads);
     char pin[256] = "";
     threads_pin(T, pin, sizeof pin);
     calibration cal;
-    rc = calib_obtain(&cal, &c, wdt, kvdt, T, GET("--quick") != NULL, (int)rounds, GET("--remeasure") != NULL,
+    rc = calib_obtain(&cal, &c, wdt, kvdt, T, GET("--quick") != NULL, GET("--remeasure") != NULL,
                       GET("--results") ? GET("--results") : "results", stderr, st);
     if (rc) return rc;
     if (json && strcmp(json, "-") == 0) {

@@ -566,31 +566,26 @@ static void sentence_probe(FILE *f, const report_data *d) {
     free(bw), free(ep), free(em);
 }
 
-/* The bandwidth the calibrations ran at against the points' (both probed):
+/* The bandwidth the calibration ran at against the points' (both probed):
  * a forecast cannot be closer than the machine holds still. */
 static void sentence_calibration_minute(FILE *f, const report_data *d) {
-    double clo = 1e30, chi = 0, lo = 1e30, hi = 0, fcal_lo = 1e30, fcal_hi = 0, flo = 1e30, fhi = 0;
-    int several = 0; /* a point pooled from passes with their own calibrations */
+    double cal = 0, lo = 1e30, hi = 0, fcal_lo = 1e30, fcal_hi = 0, flo = 1e30, fhi = 0;
     for (int i = 0; i < d->rs.n; i++) {
         const result_point *p = &d->rs.p[i];
         if (!p->has_calibrated || !p->has_probe || !(p->calib_probe_read_gbs > 0)) continue;
-        clo = fmin(clo, p->calib_probe_read_gbs), chi = fmax(chi, p->calib_probe_read_max_gbs);
-        several |= p->calib_probe_read_max_gbs > p->calib_probe_read_gbs;
+        cal = p->calib_probe_read_gbs;
         lo = fmin(lo, p->probe_read_gbs), hi = fmax(hi, p->probe_read_gbs);
-        if (p->calib_probe_peak_gflops > 0 && p->probe_peak_gflops > 0) {
-            fcal_lo = fmin(fcal_lo, p->calib_probe_peak_gflops), fcal_hi = fmax(fcal_hi, p->calib_probe_peak_max_gflops);
+        if (p->calib_probe_peak_gflops > 0 && p->probe_peak_gflops > 0) { /* one calibration per dtype */
+            fcal_lo = fmin(fcal_lo, p->calib_probe_peak_gflops), fcal_hi = fmax(fcal_hi, p->calib_probe_peak_gflops);
             flo = fmin(flo, p->probe_peak_gflops), fhi = fmax(fhi, p->probe_peak_gflops);
         }
     }
-    if (chi > 0) {
-        fprintf(f, several ? " The calibrations (one before each pass; a point's forecast is the median of its passes') "
-                             "ran at %.1f" : " The calibration ran at %.1f", clo);
-        if (chi > clo + 0.05) fprintf(f, "-%.1f", chi);
-        fprintf(f, " GB/s of probed read bandwidth, the points at %.1f-%.1f GB/s: operators bound by memory move "
-                   "with that difference, which the forecast cannot know.", lo, hi);
-    }
+    if (cal > 0)
+        fprintf(f, " The calibration ran at %.1f GB/s of probed read bandwidth, the points at %.1f-%.1f GB/s: "
+                   "operators bound by memory move with that difference, which the forecast cannot know.",
+                cal, lo, hi);
     if (fhi > 0) {
-        fprintf(f, several ? " Their probed FMA rate was %.0f" : " Its probed FMA rate was %.0f", fcal_lo);
+        fprintf(f, " Its probed FMA rate was %.0f", fcal_lo);
         if (fcal_hi > fcal_lo + 0.5) fprintf(f, "-%.0f", fcal_hi);
         fprintf(f, " GFLOP/s, the points' %.0f-%.0f: the compute-bound operators, and the widening of "
                    "low-precision weights, move with that one.", flo, fhi);

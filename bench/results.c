@@ -155,8 +155,6 @@ int results_parse_point(const char *line, result_point *p, char *why, size_t why
         const cJSON *calj = cJSON_GetObjectItemCaseSensitive(o, "calibration");
         p->calib_probe_read_gbs = cJSON_IsObject(calj) ? opt_num(calj, "probe_read_gbs", 0) : 0;
         p->calib_probe_peak_gflops = cJSON_IsObject(calj) ? opt_num(calj, "probe_peak_gflops", 0) : 0;
-        p->calib_probe_read_max_gbs = p->calib_probe_read_gbs;
-        p->calib_probe_peak_max_gflops = p->calib_probe_peak_gflops;
         const cJSON *probe = cJSON_GetObjectItemCaseSensitive(o, "probe");
         p->probe_read_gbs = cJSON_IsObject(probe) ? opt_num(probe, "read_gbs", 0) : 0;
         /* probe.peak_gflops is the machine file's figure unless the FMA rate was probed */
@@ -249,46 +247,10 @@ int results_read_decode(const char *path, int missing_ok, result_set *rs, FILE *
     return rc;
 }
 
-/* The calibrated prediction of pooled passes: each pass may carry its own
- * calibration (scripts/sweep.sh calibrates before every pass), so the
- * prediction is pooled as the measurement is: the median of the passes'
- * calibrated steps, and per operator the median of its predicted times.
- * Passes without one are left out; none: p untouched. */
-static void pool_calibrated(result_point *const *g, int n, result_point *p) {
-    double steps[RESULT_PASSES_MAX], v[RESULT_PASSES_MAX];
-    int nc = 0;
-    for (int k = 0; k < n; k++)
-        if (g[k]->has_calibrated) steps[nc++] = g[k]->batch / g[k]->calibrated_tok_s;
-    if (!nc) return;
-    p->has_calibrated = 1;
-    p->calibrated_tok_s = p->batch / stats_median(steps, nc);
-    double rlo = 0, rhi = 0, flo = 0, fhi = 0;
-    for (int k = 0; k < n; k++) {
-        const result_point *q = g[k];
-        if (!q->has_calibrated) continue;
-        if (q->calib_probe_read_gbs > 0)
-            rlo = rlo > 0 ? fmin(rlo, q->calib_probe_read_gbs) : q->calib_probe_read_gbs,
-            rhi = fmax(rhi, q->calib_probe_read_max_gbs);
-        if (q->calib_probe_peak_gflops > 0)
-            flo = flo > 0 ? fmin(flo, q->calib_probe_peak_gflops) : q->calib_probe_peak_gflops,
-            fhi = fmax(fhi, q->calib_probe_peak_max_gflops);
-    }
-    p->calib_probe_read_gbs = rlo, p->calib_probe_read_max_gbs = rhi;
-    p->calib_probe_peak_gflops = flo, p->calib_probe_peak_max_gflops = fhi;
-    for (int o = 0; o < p->n_ops; o++) {
-        int m = 0;
-        for (int k = 0; k < n; k++)
-            for (int j = 0; j < g[k]->n_ops; j++)
-                if (strcmp(g[k]->ops[j].name, p->ops[o].name) == 0 && g[k]->ops[j].predicted_calibrated_ns > 0)
-                    v[m++] = g[k]->ops[j].predicted_calibrated_ns;
-        if (m) p->ops[o].predicted_calibrated_ns = stats_median(v, m);
-    }
-}
-
 /* Pools g[0..n) (records of one point, one per pass) into *out: the step
  * time is the median of the passes' median steps; every figure that
- * follows from it is recomputed or scaled; the calibrated prediction is
- * pooled alike (pool_calibrated); the rest is the latest record's. */
+ * follows from it is recomputed or scaled; the rest is the latest
+ * record's. */
 static void pool_group(result_point *const *g, int n, result_point *out) {
     const result_point *latest = g[0];
     double meds[RESULT_PASSES_MAX], probe_gbs = 0, probe_pred = 0, probe_gflops = 0;
@@ -322,7 +284,6 @@ static void pool_group(result_point *const *g, int n, result_point *out) {
     p.efficiency = p.tok_s / p.predicted_tok_s;
     p.mbu *= scale, p.mfu *= scale, p.achieved_gbs *= scale, p.achieved_gflops *= scale;
     for (int o = 0; o < p.n_ops; o++) p.ops[o].time_ns /= scale;
-    pool_calibrated(g, n, &p);
     if (p.has_calibrated) p.prediction_error = p.tok_s / p.calibrated_tok_s - 1;
     p.has_probe = n_probe > 0;
     if (n_probe) {

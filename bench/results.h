@@ -46,12 +46,8 @@ typedef struct {
     int has_calibrated;         /* the record carries the calibrated prediction (gpt2-bench calibrate) */
     double calibrated_tok_s;    /* predicted_calibrated_tok_s */
     double prediction_error;    /* measured / calibrated - 1 */
-    double calib_probe_read_gbs; /* calibration.probe_read_gbs: the bandwidth while calibrating; 0 unknown
-                                    (pooled passes: the lowest of their calibrations', ..._max_gbs the highest) */
-    double calib_probe_read_max_gbs;
-    double calib_probe_peak_gflops; /* calibration.probe_peak_gflops: the FMA rate while calibrating; 0 unknown
-                                       (pooled: the lowest, ..._max_gflops the highest) */
-    double calib_probe_peak_max_gflops;
+    double calib_probe_read_gbs; /* calibration.probe_read_gbs: the bandwidth while calibrating; 0 unknown */
+    double calib_probe_peak_gflops; /* calibration.probe_peak_gflops: the FMA rate while calibrating; 0 unknown */
     int has_probe;              /* the record carries the probe of its minute (probe.read_gbs) */
     double probe_read_gbs;      /* read bandwidth probed around the point */
     double efficiency_probe;    /* tok/s / the roofline at the probed bandwidth (and FMA rate) */

@@ -17,8 +17,8 @@ usage: scripts/sweep.sh [--batches "1 2 4"] [--contexts "128 896"] [--threads "T
                         [--dtypes "f32"] [--model NAME | --weights PATH] [--out DIR]
                         [--steps N] [--reps R] [--passes P]
 
-Measures the machine once (gpt2-bench machine), calibrates the operators before
-each pass, per thread count and dtype (gpt2-bench calibrate --remeasure: on a
+Measures the machine once (gpt2-bench machine), calibrates the operators once
+per thread count and dtype for this run (gpt2-bench calibrate --remeasure: on a
 shared host an earlier sweep's calibration is another minute's), then decode tokens/s at every
 point of the grid, one point per gpt2-bench process, each record with the
 roofline bound and the calibrated prediction, and ends with gpt2-bench report
@@ -37,15 +37,12 @@ roofline bound and the calibrated prediction, and ends with gpt2-bench report
   --reps R         repetitions per point and pass (decode's default: 5)
   --passes P       go over the whole grid P times (default 1), each point once per
                    pass; the report pools a point's passes (its step: the median of
-                   the passes' median steps), so a slow minute is one pass, not the point;
-                   each pass has its own calibration (3 rounds shared out over the
-                   passes), and a point's forecast is the median of its passes'
+                   the passes' median steps), so a slow minute is one pass, not the point
   -h, --help       this text
 Lists take spaces or commas: --batches "1 2 4" or --batches 1,2,4.
 
 The folder gets machine.json (machine-t<T>.json for further thread counts),
-calib-t<T>-<dtype>.json (the calibration each decode of pass 1 used; pass P's:
-calib-t<T>-<dtype>-p<P>.json), decode.jsonl (one JSON record per measured point), decode.csv, skipped.tsv
+calib-t<T>-<dtype>.json (the calibration each decode used), decode.jsonl (one JSON record per measured point), decode.csv, skipped.tsv
 (points refused for memory, with the reason), summary.md and plot/.
 Resuming: rerun with --out DIR (any grid): points already in DIR/decode.jsonl
 are not measured again and DIR/machine.json is reused. Ctrl-C stops cleanly
@@ -315,37 +312,26 @@ for T in $threads; do
     [ -s "$f" ] || measure_machine "$f" "$T"
 done
 
-# ---- the calibration, per pass, thread count and dtype --------------------------------------
+# ---- the calibration, once per thread count and dtype and run folder -----------------------
 # Measured anew for each run (a resumed run keeps its own): a calibration
 # reused from an earlier sweep of the same revision holds that sweep's
 # minutes, and this host's bandwidth moves by a quarter between minutes
-# (docs/method.md, "What it does not model"). With several passes each pass
-# calibrates just before its points, with the rounds shared out (3 in all,
-# at least 1 each), so that the forecast, pooled over the passes as the
-# measurement is, samples the same minutes as the points.
+# (docs/method.md, "What it does not model").
 
-calib_file() { # T dtype pass
-    if [ "$3" = 1 ]; then echo "$out/calib-t$1-$2.json"; else echo "$out/calib-t$1-$2-p$3.json"; fi
-}
-rounds=(--rounds $(((3 + passes - 1) / passes)))
-[ ${#quick[@]} = 0 ] || rounds=() # --quick: one round, whatever the passes
+calib_file() { echo "$out/calib-t$1-$2.json"; } # T dtype
 
-ensure_calib() { # T dtype pass: the calibration of that pass, measured when missing
-    capture calib_file "$1" "$2" "$3"
-    local f=$got
-    [ -s "$f" ] && return 0
-    local which=""
-    [ "$passes" -gt 1 ] && which=" pass $3"
-    say "calibrate: T=$1 $2$which: timing each operator alone into $f (and $cache/calib-<host>-t$1-$2-f32.json)"
-    run_child "$bench" calibrate "${src[@]}" --threads "$1" --dtype "$2" ${quick[@]+"${quick[@]}"} \
-        ${rounds[@]+"${rounds[@]}"} --remeasure --results "$cache" --json "$f" >/dev/null
-    [ "$stop" = 1 ] && stopped
-    [ "$rc" = 0 ] && return 0
-    say "gpt2-bench calibrate failed (exit $rc, see above); $measured_now point(s) measured in this run are kept"
-    capture resume_cmd
-    say "after fixing the cause, resume with: $got"
-    exit "$rc"
-}
+for T in $threads; do
+    for d in $dtypes; do
+        capture calib_file "$T" "$d"
+        f=$got
+        [ -s "$f" ] && continue
+        say "calibrate: T=$T $d: timing each operator alone into $f (and $cache/calib-<host>-t$T-$d-f32.json)"
+        run_child "$bench" calibrate "${src[@]}" --threads "$T" --dtype "$d" ${quick[@]+"${quick[@]}"} \
+            --remeasure --results "$cache" --json "$f" >/dev/null
+        [ "$stop" = 1 ] && stopped
+        [ "$rc" = 0 ] || die "$rc" "gpt2-bench calibrate failed (see above); nothing was measured yet"
+    done
+done
 
 # ---- the grid ------------------------------------------------------------------------------
 
@@ -446,8 +432,7 @@ for k in "${!pending[@]}"; do
     rm -f "$tmp" "$err"
     capture machine_file "$T"
     mfile=$got
-    ensure_calib "$T" "$d" "$p"
-    capture calib_file "$T" "$d" "$p"
+    capture calib_file "$T" "$d"
     cfile=$got
     t0_us=${EPOCHREALTIME//[!0-9]/}
     run_child "$bench" decode "${src[@]}" --batch "$B" --context "$S" --threads "$T" --dtype "$d" \

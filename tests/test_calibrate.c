@@ -421,8 +421,6 @@ static void test_other_host_refused(void **state) {
     expect_refused(RUN("calibrate", "--model", "gpt2", "--kv-dtype", "int8"), ST_BAD_INPUT, "--kv-dtype", NULL);
     expect_refused(RUN("calibrate", "--model", "gpt2", "--config", TS_FIXTURE_CONFIG), ST_BAD_INPUT, "one of", NULL);
     expect_refused(RUN("calibrate", "--model", "gpt3"), ST_BAD_INPUT, "gpt3", NULL);
-    expect_refused(RUN("calibrate", "--model", "gpt2", "--rounds", "0"), ST_BAD_INPUT, "--rounds", NULL);
-    expect_refused(RUN("calibrate", "--model", "gpt2", "--rounds", "17"), ST_BAD_INPUT, "--rounds", NULL);
 }
 
 /* ---- calibrate --quick, and decode's default ----------------------------------------------- */
@@ -476,11 +474,6 @@ static void test_calibrate_quick(void **state) {
     assert_string_not_equal(cJSON_GetObjectItemCaseSensitive(again, "git_revision")->valuestring, "0000000");
     assert_string_not_equal(cJSON_GetObjectItemCaseSensitive(again, "date")->valuestring, "2000-01-01T00:00:00Z");
     cJSON_Delete(again);
-    /* --rounds N: every table measured N times (as scripts/sweep.sh asks before each pass) */
-    cJSON *two = json_of(RUN("calibrate", "--config", TS_FIXTURE_CONFIG, "--quick", "--rounds", "2", "--remeasure",
-                             "--threads", "2", "--results", dir, "--json", "-"));
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(two, "rounds")->valueint, 2);
-    cJSON_Delete(two);
 
     /* decode in that folder: the quick file is not a default, nothing is measured */
     cJSON *rec = json_of(RUN("decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4", "--steps", "2",

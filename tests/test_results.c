@@ -496,54 +496,6 @@ static void test_probe_peak(void **state) {
     free(dir);
 }
 
-/* Passes with a calibration each (scripts/sweep.sh calibrates before every
- * pass) pool their forecasts as the measurement is pooled: the median of the
- * calibrated steps (100, 300, 200 tok/s at B = 8 -> 200), per operator the
- * median of its calibrated times (10, 30, 20 us -> 20), the calibrations'
- * probed bandwidths as a range, which the summary gives. */
-static void test_pools_calibrated(void **state) {
-    (void)state;
-    char *dir = ts_path(g_dir, "pool_calibrated");
-    assert_int_equal(mkdir(dir, 0777), 0);
-    char *mp = ts_path(dir, "machine.json"), *path = ts_path(dir, "decode.jsonl");
-    assert_int_equal(ts_write_file(mp, MACHINE_JSON, strlen(MACHINE_JSON)), 0);
-    const double cal_tok[3] = {100, 300, 200}, cal_gbs[3] = {24, 30, 27}, qkv_ns[3] = {10e3, 30e3, 20e3};
-    for (int k = 0; k < 3; k++) {
-        char head[512];
-        snprintf(head, sizeof head,
-                 "\"pass\":%d,\"predicted_calibrated_tok_s\":%g,\"calibration\":{\"probe_read_gbs\":%g},"
-                 "\"probe\":{\"read_gbs\":20},\"efficiency_probe\":0.8,\"operators\":[{\"name\":\"qkv\","
-                 "\"time_frac\":1,\"time_ns\":5e4,\"bytes\":1e6,\"flops\":1e6,\"predicted_ns\":4e4,"
-                 "\"predicted_calibrated_ns\":%g}],",
-                 k + 1, cal_tok[k], cal_gbs[k], qkv_ns[k]);
-        append_record_after(path, 8, head);
-    }
-    result_set rs;
-    status_t st = {0};
-    assert_int_equal(results_read_decode(path, 0, &rs, NULL, &st), ST_OK);
-    assert_int_equal(rs.n, 1);
-    const result_point *p = &rs.p[0];
-    assert_int_equal(p->n_pass, 3);
-    assert_true(p->has_calibrated);
-    assert_float_equal(p->calibrated_tok_s, 200, 1e-9);
-    assert_float_equal(p->prediction_error, p->tok_s / 200 - 1, 1e-12);
-    assert_int_equal(p->n_ops, 1);
-    assert_float_equal(p->ops[0].predicted_calibrated_ns, 20e3, 1e-6);
-    assert_float_equal(p->calib_probe_read_gbs, 24, 1e-12);
-    assert_float_equal(p->calib_probe_read_max_gbs, 30, 1e-12);
-    results_set_free(&rs);
-    run_result r = RUN("report", "--dir", dir);
-    expect_ok(r);
-    free(r.out);
-    char *md = read_in(dir, "summary.md");
-    expect_contains(md, "The calibrations (one before each pass; a point's forecast is the median of its passes') ran "
-                        "at 24.0-30.0 GB/s of probed read bandwidth, the points at 20.0-20.0 GB/s");
-    free(md);
-    free(mp);
-    free(path);
-    free(dir);
-}
-
 static void test_read_machine_and_skipped(void **state) {
     (void)state;
     char *path = ts_path(g_dir, "m.json");
@@ -810,7 +762,6 @@ int main(void) {
         cmocka_unit_test(test_read_torn_last_line),
         cmocka_unit_test(test_read_skips_bad_interrupted_and_repeats),
         cmocka_unit_test(test_read_pools_passes),
-        cmocka_unit_test(test_pools_calibrated),
         cmocka_unit_test(test_steal_fraction),
         cmocka_unit_test(test_probe_peak),
         cmocka_unit_test(test_read_machine_and_skipped),
