@@ -53,13 +53,13 @@ static int argmax_path(const float *x, int n, int simd) {
     return simd ? argmax_avx2(x, n) : argmax_portable(x, n);
 }
 
-int argmax_f32(const float *x, int n) { return argmax_path(x, n, gemm_path_current() == GEMM_PATH_AVX2); }
+int argmax_f32(const float *x, int n) { return argmax_path(x, n, gemm_path_simd()); }
 
 /* idx: (rows); x: (rows, n). Rows split over the threads once there are
  * enough values to pay for a parallel region; the path is read once,
  * before them. */
 void argmax_rows_f32(int *idx, const float *x, int rows, int n) {
-    const int simd = gemm_path_current() == GEMM_PATH_AVX2;
+    const int simd = gemm_path_simd();
 #pragma omp parallel for schedule(static) if (rows > 1 && (size_t)rows * n >= 65536)
     for (int r = 0; r < rows; r++) idx[r] = argmax_path(x + (size_t)r * n, n, simd);
 }

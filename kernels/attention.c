@@ -117,7 +117,7 @@ AVX2_FN static void attn_head_avx2(float *out, const float *q, const float *K, c
 
 void attn_decode_head_f32(float *out, const float *q, const float *K, const float *V, int n, int hd,
                           float scale, float *scratch) {
-    if (hd % 8 == 0 && gemm_path_current() == GEMM_PATH_AVX2)
+    if (hd % 8 == 0 && gemm_path_simd())
         attn_head_avx2(out, q, K, V, n, hd, scale, scratch);
     else
         attn_head_portable(out, q, K, V, n, hd, scale, scratch);

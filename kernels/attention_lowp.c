@@ -124,7 +124,7 @@ DEFINE_ATTN(f16, F16C_FN)
 
 void attn_decode_head_h(float *out, const float *q, const uint16_t *K, const uint16_t *V, int n, int hd,
                         float scale, float *scratch, wdtype kv_dt) {
-    const int simd = hd % 8 == 0 && gemm_path_current() == GEMM_PATH_AVX2;
+    const int simd = hd % 8 == 0 && gemm_path_simd();
     if (simd && kv_dt == WDT_BF16)
         attn_h_bf16(out, q, K, V, n, hd, scale, scratch);
     else if (simd && kv_dt == WDT_F16 && lw_have_f16c())

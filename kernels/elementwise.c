@@ -106,7 +106,7 @@ __attribute__((target("avx2,fma"))) static void gelu_range_avx2(float *x, size_t
 }
 
 static void gelu_range(float *x, size_t n) {
-    if (gemm_path_current() == GEMM_PATH_AVX2)
+    if (gemm_path_simd())
         gelu_range_avx2(x, n);
     else
         gelu_range_portable(x, n);

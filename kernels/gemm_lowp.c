@@ -154,7 +154,7 @@ F16C_FN static void cvt_f16_avx2(uint16_t *dst, const float *src, size_t n) {
 }
 
 void cvt_f32_to_h(uint16_t *dst, const float *src, size_t n, wdtype dt) {
-    const int simd = gemm_path_current() == GEMM_PATH_AVX2;
+    const int simd = gemm_path_simd();
     if (dt == WDT_BF16) {
         if (simd)
             cvt_bf16_avx2(dst, src, n);
@@ -657,7 +657,7 @@ void linear_lw(float *y, const float *x, const packed_lw *w, const float *b, int
     }
     const int K = w->K, N = w->N, np = w->Np / NR;
     const size_t es = wdtype_bytes(w->dt), pbytes = (size_t)K * NR * es;
-    int simd = gemm_path_current() == GEMM_PATH_AVX2;
+    int simd = gemm_path_simd();
     if (w->dt == WDT_F16 && !lw_have_f16c()) simd = 0;
     const wdtype dt = w->dt;
     const unsigned char *base = w->panels;

@@ -210,6 +210,44 @@ DEFINE_AVX2_BLOCK(4)
 DEFINE_AVX2_BLOCK(5)
 DEFINE_AVX2_BLOCK(6)
 
+/* ---- AVX-512 path: the same blocks, one zmm per row ----
+ * A panel row (16 floats) is one zmm, so a k step of an MRB-row block is
+ * one load of the panel and MRB FMAs whose x operand the compiler takes as
+ * an embedded broadcast ({1to16}): 1 + MRB instructions where the AVX2
+ * block needs 2 + 3 MRB (two halves, a broadcast per row). Same x packing,
+ * K chunks, tile and prefetch schedule as block_avx2_*. M <= 4 keeps the
+ * AVX2 kernels (they stream the weights at the memory's rate already). */
+#define AVX512_FN __attribute__((target("avx512f,avx2,fma")))
+#define ROW512_FMA(MRB, i) \
+    if (MRB > i) a##i = _mm512_fmadd_ps(_mm512_set1_ps(xb[i]), w, a##i);
+#define ROW512_LOAD(MRB, i) \
+    if (MRB > i) a##i = _mm512_loadu_ps(tile + i * NR);
+#define ROW512_STORE(MRB, i) \
+    if (MRB > i) _mm512_storeu_ps(tile + i * NR, a##i);
+#define DEFINE_AVX512_BLOCK(MRB)                                                                          \
+    AVX512_FN static void block_avx512_##MRB(float *tile, const float *xp, int kn, const float *panel,    \
+                                             int first, const float *pf, int pstep) {                     \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                     \
+        if (!first) { ROW512_LOAD(MRB, 0) ROW512_LOAD(MRB, 1) ROW512_LOAD(MRB, 2) ROW512_LOAD(MRB, 3)      \
+                      ROW512_LOAD(MRB, 4) ROW512_LOAD(MRB, 5) }                                           \
+        KERNEL_UNROLL(GEMM_BLOCK_UNROLL)                                                                  \
+        for (int k = 0; k < kn; k++) {                                                                    \
+            if (pf) _mm_prefetch((const char *)(pf + (size_t)((k * pstep) >> 16) * NR), _MM_HINT_T1);      \
+            const __m512 w = _mm512_load_ps(panel + (size_t)k * NR);                                      \
+            const float *xb = xp + (size_t)k * MRB;                                                       \
+            ROW512_FMA(MRB, 0) ROW512_FMA(MRB, 1) ROW512_FMA(MRB, 2) ROW512_FMA(MRB, 3) ROW512_FMA(MRB, 4) \
+            ROW512_FMA(MRB, 5)                                                                            \
+        }                                                                                                 \
+        ROW512_STORE(MRB, 0) ROW512_STORE(MRB, 1) ROW512_STORE(MRB, 2) ROW512_STORE(MRB, 3)                \
+        ROW512_STORE(MRB, 4) ROW512_STORE(MRB, 5)                                                         \
+    }
+DEFINE_AVX512_BLOCK(1)
+DEFINE_AVX512_BLOCK(2)
+DEFINE_AVX512_BLOCK(3)
+DEFINE_AVX512_BLOCK(4)
+DEFINE_AVX512_BLOCK(5)
+DEFINE_AVX512_BLOCK(6)
+
 /* M = 1, one panel (the odd one left when a thread's range is walked two
  * panels at a time by block_avx2_row_2p): two independent chains per half
  * (k unrolled by 2), as the single row otherwise waits on FMA latency; x is
@@ -420,7 +458,7 @@ static void pair_avx2(float *ya, float *yb, int ldy, const float *x, int K, int 
  * x1.13, B = 12 x1.21, B = 16 x1.09, B = 64 x1.09. next: the following
  * panel, or NULL. */
 static void panel_avx2(float *y, int ldy, const float *xp, int K, const float *panel, int M, int nw,
-                       const float *b, const float *next) {
+                       const float *b, const float *next, int wide) {
     float tile[MC_MAX * NR]; /* (M, 16) partial sums */
     const int nblk = block_count(M);
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
@@ -435,6 +473,17 @@ static void panel_avx2(float *y, int ldy, const float *xp, int K, const float *p
             const int pstep = next && part >= 0 ? (1 << 16) / parts : 1 << 16; /* rows per k, 16.16 */
             const float *xb = xp + (size_t)m0 * K + (size_t)k0 * rows;
             float *tb = tile + (size_t)m0 * NR;
+            if (wide) { /* the AVX-512 blocks */
+                switch (rows) {
+                case 1: block_avx512_1(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+                case 2: block_avx512_2(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+                case 3: block_avx512_3(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+                case 4: block_avx512_4(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+                case 5: block_avx512_5(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+                default: block_avx512_6(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
+                }
+                continue;
+            }
             switch (rows) {
             case 1: block_avx2_1(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
             case 2: block_avx2_2(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
@@ -449,12 +498,18 @@ static void panel_avx2(float *y, int ldy, const float *xp, int K, const float *p
 }
 
 /* ---- dispatch ---- */
+/* GEMM_PREFER_AVX512: whether the default path is AVX-512 where the CPU has
+ * it (else AVX2, with AVX-512 only when asked: GPT2_KERNEL=avx512). */
+#ifndef GEMM_PREFER_AVX512
+#define GEMM_PREFER_AVX512 1
+#endif
 static int g_path = -1;
 
 int gemm_path_available(gemm_path p) {
     if (p == GEMM_PATH_PORTABLE) return 1;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return p == GEMM_PATH_AVX2 ? avx2 : avx2 && __builtin_cpu_supports("avx512f");
 }
 
 gemm_path gemm_path_current(void) {
@@ -462,6 +517,10 @@ gemm_path gemm_path_current(void) {
         const char *env = getenv("GPT2_KERNEL");
         if (env && strcmp(env, "portable") == 0)
             g_path = GEMM_PATH_PORTABLE;
+        else if (env && strcmp(env, "avx2") == 0 && gemm_path_available(GEMM_PATH_AVX2))
+            g_path = GEMM_PATH_AVX2;
+        else if (gemm_path_available(GEMM_PATH_AVX512) && (GEMM_PREFER_AVX512 || (env && strcmp(env, "avx512") == 0)))
+            g_path = GEMM_PATH_AVX512;
         else
             g_path = gemm_path_available(GEMM_PATH_AVX2) ? GEMM_PATH_AVX2 : GEMM_PATH_PORTABLE;
     }
@@ -474,7 +533,11 @@ gemm_path gemm_path_force(gemm_path p) {
     return old;
 }
 
-const char *gemm_path_name(gemm_path p) { return p == GEMM_PATH_AVX2 ? "avx2" : "portable"; }
+const char *gemm_path_name(gemm_path p) {
+    return p == GEMM_PATH_AVX512 ? "avx512" : p == GEMM_PATH_AVX2 ? "avx2" : "portable";
+}
+
+int gemm_path_simd(void) { return gemm_path_current() != GEMM_PATH_PORTABLE; }
 
 /* Rows of x kept in cache while a thread's panels stream past them: a
  * chunk of at most GEMM_X_CHUNK_KIB of x, a multiple of MR rows, at most
@@ -498,8 +561,9 @@ static int rows_per_chunk(int K) {
 void linear_packed_f32(float *y, const float *x, const packed_w *w, const float *b, int M) {
     const int K = w->K, N = w->N, np = w->Np / NR;
     const gemm_path path = gemm_path_current();
+    const int simd = path != GEMM_PATH_PORTABLE, wide = path == GEMM_PATH_AVX512;
     const int mc = rows_per_chunk(K);
-    const int packs = path == GEMM_PATH_AVX2 && M > GEMM_TWO_STREAM_MAX_M;
+    const int packs = simd && M > GEMM_TWO_STREAM_MAX_M;
     float *xp = packs ? malloc((size_t)(M < mc ? M : mc) * K * sizeof(float)) : NULL; /* (chunk rows, K) */
     const int use_packed = packs && xp;
     /* Each thread owns one contiguous range of panels (so each core streams
@@ -509,7 +573,7 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
     {
         const int nt = omp_get_num_threads(), t = omp_get_thread_num();
         const int j0 = (int)((long)np * t / nt), j1 = (int)((long)np * (t + 1) / nt);
-        if (path == GEMM_PATH_AVX2 && M <= GEMM_TWO_STREAM_MAX_M) { /* two streams: panels i and h + i of the range */
+        if (simd && M <= GEMM_TWO_STREAM_MAX_M) { /* two streams: panels i and h + i of the range */
             const int h = (j1 - j0 + 1) / 2;
             for (int i = 0; i < h; i++) {
                 const int ja = j0 + i, jb = j0 + h + i, na = N - ja * NR < NR ? N - ja * NR : NR;
@@ -532,7 +596,7 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
                 }
             }
         }
-        for (int m0 = 0; m0 < M && !(path == GEMM_PATH_AVX2 && M <= GEMM_TWO_STREAM_MAX_M); m0 += mc) {
+        for (int m0 = 0; m0 < M && !(simd && M <= GEMM_TWO_STREAM_MAX_M); m0 += mc) {
             const int rows = M - m0 < mc ? M - m0 : mc;
             const float *xc = x + (size_t)m0 * K;
             float *yc = y + (size_t)m0 * N;
@@ -544,12 +608,12 @@ void linear_packed_f32(float *y, const float *x, const packed_w *w, const float 
                 const int n0 = j * NR, nw = N - n0 < NR ? N - n0 : NR;
                 const float *panel = w->panels + (size_t)j * K * NR;
                 const float *bj = b ? b + n0 : NULL;
-                if (path == GEMM_PATH_AVX2 && rows == 1)
+                if (simd && rows == 1)
                     block_avx2_row(yc + n0, xc, K, panel, nw, bj);
-                else if (path == GEMM_PATH_AVX2 && rows == 2)
+                else if (simd && rows == 2)
                     block_avx2_row2(yc + n0, N, xc, K, panel, nw, bj);
                 else if (use_packed)
-                    panel_avx2(yc + n0, N, xp, K, panel, rows, nw, bj, j + 1 < j1 ? panel + (size_t)K * NR : NULL);
+                    panel_avx2(yc + n0, N, xp, K, panel, rows, nw, bj, j + 1 < j1 ? panel + (size_t)K * NR : NULL, wide);
                 else
                     panel_portable(yc + n0, N, xc, K, panel, rows, nw, bj);
             }

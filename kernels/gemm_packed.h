@@ -3,8 +3,10 @@
  * columns: panels: (Np / NR, K, NR), Np = N rounded up to NR, zero-padded.
  * A step then reads each panel from memory once and uses it for every row
  * of x while it is in L1/L2; threads split the panels, so each core streams
- * its own part of the matrix. Paths: AVX2+FMA and portable C, chosen at run
- * time (GPT2_KERNEL=avx2|portable|auto overrides). */
+ * its own part of the matrix. Paths: AVX-512, AVX2+FMA and portable C,
+ * chosen at run time from what the CPU reports (GPT2_KERNEL=avx512|avx2|
+ * portable|auto overrides; the other SIMD kernels use AVX2 on both SIMD
+ * paths, and the AVX-512 GEMM only its packed blocks, M > 4). */
 #ifndef GR_GEMM_PACKED_H
 #define GR_GEMM_PACKED_H
 
@@ -17,7 +19,7 @@ typedef struct {
     float *panels; /* (Np/NR, K, NR), 64-byte aligned */
 } packed_w;
 
-typedef enum { GEMM_PATH_PORTABLE, GEMM_PATH_AVX2 } gemm_path;
+typedef enum { GEMM_PATH_PORTABLE, GEMM_PATH_AVX2, GEMM_PATH_AVX512 } gemm_path;
 
 /* From w: (K, N) row-major ([in, out], as GPT-2 stores Conv1D). 0 or -1. */
 int packed_from_kn(packed_w *p, const float *w, int K, int N);
@@ -34,5 +36,8 @@ gemm_path gemm_path_current(void);
 gemm_path gemm_path_force(gemm_path p);
 const char *gemm_path_name(gemm_path p);
 int gemm_path_available(gemm_path p);
+/* 1 on a SIMD path (AVX2 or AVX-512): the AVX2 kernels of attention,
+ * the elementwise operators, argmax and the low-precision GEMMs apply. */
+int gemm_path_simd(void);
 
 #endif

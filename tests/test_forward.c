@@ -103,7 +103,7 @@ static void test_fixture_matches_reference_config(void **state) {
 static void check_against(const int *tokens, int B, int T, int prefill, const float *ref, const char *what) {
     const int V = g_ref.vocab;
     float *l = fmalloc((size_t)B * T * V);
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -442,7 +442,7 @@ static void test_packed_reference(void **state) {
     assert_non_null(m.packed);
     assert_true(m.packed_max_rows >= B * T);
     assert_int_equal(gpt2_pack(&m, &st), ST_OK); /* twice: a no-op */
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     float *l = fmalloc((size_t)B * T * V), *lf = fmalloc((size_t)n_full_logits());

@@ -86,7 +86,7 @@ static void test_wdtype_helpers(void **state) {
 static void test_linear_lw_naive(void **state) {
     (void)state;
     const int Ms[] = {1, 2, 3, 4, 7, 13}, Ks[] = {1, 3, 65, 769}, Ns[] = {1, 3, 17, 65, 769};
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -153,7 +153,7 @@ static void test_linear_lw_naive(void **state) {
 static void test_linear_lw_exact(void **state) {
     (void)state;
     const int Ms[] = {1, 2, 6, 7, 13, 64}, Ks[] = {3, 65, 768}, Ns[] = {17, 65, 769};
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -334,7 +334,7 @@ static void test_cvt_edge_cases(void **state) {
         {0x1.fffffep127f, 0x7c00, 0x7f80},    /* float max rounds to inf in bf16 */
     };
     const int nc = (int)(sizeof C / sizeof C[0]);
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     float src[32];
@@ -439,7 +439,7 @@ static void test_attn_h(void **state) {
     (void)state;
     const int hds[] = {64, 16, 8, 24, 128, 12};
     const int ns[] = {1, 3, 7, 8, 9, 65, 769};
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -461,7 +461,7 @@ static void test_attn_h(void **state) {
 /* n = 1: the output is the single value row, widened. */
 static void test_attn_h_single(void **state) {
     (void)state;
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {

@@ -171,7 +171,7 @@ static void test_layernorm_constant_row(void **state) {
 static void test_gelu(void **state) {
     (void)state;
     const size_t ns[] = {1, 3, 7, 8, 9, 65, 769, 100003}; /* the last takes the threaded path */
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -213,7 +213,7 @@ static void test_gelu_tails(void **state) {
     (void)state;
     const float xs[] = {10.0f, 30.0f, 1e4f, 1e20f, -10.0f, -30.0f, -100.0f, -1e4f, -1e6f, -1e20f};
     const int nx = (int)(sizeof xs / sizeof xs[0]);
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     int bad = 0;
@@ -314,7 +314,7 @@ static void test_add(void **state) {
 static void test_argmax(void **state) {
     (void)state;
     const int ns[] = {1, 2, 7, 8, 9, 31, 32, 33, 65, 769, 50257};
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     float *x = fmalloc(50257);
@@ -408,7 +408,7 @@ static void test_attn_decode_head(void **state) {
     /* 16 and 64 (GPT-2); 8, 24, 128: other vector widths; 12: not a multiple of 8 */
     const int hds[] = {16, 64, 8, 24, 128, 12};
     const int ns[] = {1, 3, 7, 8, 9, 65, 769};
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -428,7 +428,7 @@ static void test_attn_decode_head(void **state) {
 /* n = 1: the output is the single value row, whatever the score. */
 static void test_attn_decode_single(void **state) {
     (void)state;
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -479,7 +479,7 @@ static void test_attn_causal_head(void **state) {
     const int p0s[] = {0, 1, 7, 64, 700};
     const int Ts[] = {1, 3, 5, 65};
     const int hds[] = {16, 64};
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -521,7 +521,7 @@ static void test_linear_packed(void **state) {
     const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 13, 121, 130};
     const int Ks[] = {1, 3, 65, 769};
     const int Ns[] = {1, 3, 15, 16, 17, 65, 769};
-    gemm_path ps[2];
+    gemm_path ps[3];
     const int np = ts_gemm_paths(ps);
     const gemm_path old = gemm_path_current();
     for (int pi = 0; pi < np; pi++) {
@@ -608,6 +608,13 @@ static void test_gemm_path_force(void **state) {
     assert_int_equal(gemm_path_force(GEMM_PATH_AVX2), GEMM_PATH_PORTABLE);
     assert_int_equal(gemm_path_current(),
                      gemm_path_available(GEMM_PATH_AVX2) ? GEMM_PATH_AVX2 : GEMM_PATH_PORTABLE);
+    assert_int_equal(gemm_path_simd(), gemm_path_current() != GEMM_PATH_PORTABLE);
+    assert_string_equal(gemm_path_name(GEMM_PATH_AVX512), "avx512");
+    gemm_path_force(GEMM_PATH_AVX512); /* where the CPU lacks it: portable, never a path it cannot run */
+    assert_int_equal(gemm_path_current(),
+                     gemm_path_available(GEMM_PATH_AVX512) ? GEMM_PATH_AVX512 : GEMM_PATH_PORTABLE);
+    assert_true(!gemm_path_available(GEMM_PATH_AVX512) || gemm_path_available(GEMM_PATH_AVX2));
+    assert_int_equal(gemm_path_simd(), gemm_path_current() != GEMM_PATH_PORTABLE);
     gemm_path_force(old);
     assert_int_equal(gemm_path_current(), old);
 }

@@ -39,12 +39,13 @@
 
 /* ---- random numbers ---------------------------------------------------- */
 
-/* The kernel paths this machine can run: portable always, AVX2 when
- * present; tests of a kernel with a path of its own check each. */
-static inline int ts_gemm_paths(gemm_path out[2]) {
+/* The kernel paths this machine can run: portable always, AVX2 and
+ * AVX-512 when present; tests of a kernel with a path of its own check each. */
+static inline int ts_gemm_paths(gemm_path out[3]) {
     int n = 0;
     out[n++] = GEMM_PATH_PORTABLE;
     if (gemm_path_available(GEMM_PATH_AVX2)) out[n++] = GEMM_PATH_AVX2;
+    if (gemm_path_available(GEMM_PATH_AVX512)) out[n++] = GEMM_PATH_AVX512;
     return n;
 }
 
