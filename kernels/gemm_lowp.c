@@ -618,12 +618,55 @@ DEFINE_ALL(bf16, uint16_t, AVX2_FN)
 DEFINE_ALL(f16, uint16_t, F16C_FN)
 DEFINE_ALL(i8, int8_t, AVX2_FN)
 
+/* ---- AVX-512 path: the blocks (M >= 3) with one zmm per k row ----
+ * A k row of 16 elements widens into one zmm of 16 floats in column order
+ * (no even/odd fix-up for bf16), and each row's FMA takes x as an embedded
+ * broadcast, as gemm_packed.c's AVX-512 blocks; the same prefetch, x read
+ * in place. M = 1, 2 keep the AVX2 pair kernels. */
+#define AVX512_FN __attribute__((target("avx512f,avx2,fma,f16c")))
+#define LOADW512_bf16(P) \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_load_si256((const __m256i *)(const void *)(P))), 16))
+#define LOADW512_f16(P) _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(P)))
+#define LOADW512_i8(P) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(const void *)(P))))
+#define ROW512_FMA(MRB, i) \
+    if (MRB > i) a##i = _mm512_fmadd_ps(_mm512_set1_ps(x[i * (size_t)K + k]), w, a##i);
+#define ROW512_STORE(MRB, i) \
+    if (MRB > i) _mm512_storeu_ps(acc + i * NR, a##i);
+#define DEFINE_BLOCK512(TAG, ET, MRB)                                                                              \
+    AVX512_FN static void block512_##TAG##_##MRB(float *y, int ldy, const float *x, int K, const ET *panel,      \
+                                                 int nw, const float *b, const float *s, const char *pf) {       \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;                            \
+        enum { PFU = 64 / (NR * (int)sizeof(ET)) };                                                             \
+        KERNEL_UNROLL(LOWP_BLOCK_UNROLL)                                                                         \
+        for (int k = 0; k < K; k++) {                                                                            \
+            if ((k & (PFU - 1)) == 0) _mm_prefetch(pf + (size_t)k * NR * sizeof(ET), _MM_HINT_T0);              \
+            const __m512 w = LOADW512_##TAG(panel + (size_t)k * NR);                                            \
+            ROW512_FMA(MRB, 0) ROW512_FMA(MRB, 1) ROW512_FMA(MRB, 2) ROW512_FMA(MRB, 3) ROW512_FMA(MRB, 4)      \
+            ROW512_FMA(MRB, 5)                                                                                   \
+        }                                                                                                        \
+        float acc[6 * NR];                                                                                       \
+        ROW512_STORE(MRB, 0) ROW512_STORE(MRB, 1) ROW512_STORE(MRB, 2) ROW512_STORE(MRB, 3)                      \
+        ROW512_STORE(MRB, 4) ROW512_STORE(MRB, 5)                                                                \
+        store_block(y, ldy, acc, MRB, nw, b, s);                                                                 \
+    }
+#define DEFINE_ALL512(TAG, ET)  \
+    DEFINE_BLOCK512(TAG, ET, 1) \
+    DEFINE_BLOCK512(TAG, ET, 2) \
+    DEFINE_BLOCK512(TAG, ET, 3) \
+    DEFINE_BLOCK512(TAG, ET, 4) \
+    DEFINE_BLOCK512(TAG, ET, 5) \
+    DEFINE_BLOCK512(TAG, ET, 6)
+DEFINE_ALL512(bf16, uint16_t)
+DEFINE_ALL512(f16, uint16_t)
+DEFINE_ALL512(i8, int8_t)
+
 /* One panel against all M rows in balanced register blocks; the first block
  * prefetches ahead in this panel, the second (reading the panel again from
- * L2) the next panel. next: the following panel or NULL. */
+ * L2) the next panel. next: the following panel or NULL. wide: the AVX-512
+ * blocks. */
 #define DEFINE_PANEL(TAG, ET)                                                                                      \
     static void panel_##TAG(float *y, int ldy, const float *x, int K, const ET *panel, int M, int nw,            \
-                            const float *b, const float *s, const ET *next) {                                     \
+                            const float *b, const float *s, const ET *next, int wide) {                           \
         const char *ahead = (const char *)panel + LOWP_PREFETCH_BYTES;                                           \
         const int nblk = (M + MR - 1) / MR;                                                                      \
         for (int blk = 0, m0 = 0; blk < nblk; blk++) {                                                           \
@@ -631,6 +674,18 @@ DEFINE_ALL(i8, int8_t, AVX2_FN)
             const char *pf = blk == 1 && next ? (const char *)next : ahead;                                      \
             float *yb = y + (size_t)m0 * ldy;                                                                    \
             const float *xb = x + (size_t)m0 * K;                                                                \
+            if (wide) {                                                                                          \
+                switch (rows) {                                                                                  \
+                case 1: block512_##TAG##_1(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
+                case 2: block512_##TAG##_2(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
+                case 3: block512_##TAG##_3(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
+                case 4: block512_##TAG##_4(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
+                case 5: block512_##TAG##_5(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
+                default: block512_##TAG##_6(yb, ldy, xb, K, panel, nw, b, s, pf); break;                         \
+                }                                                                                                \
+                m0 += rows;                                                                                      \
+                continue;                                                                                        \
+            }                                                                                                    \
             switch (rows) {                                                                                      \
             case 1: block_##TAG##_1(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
             case 2: block_##TAG##_2(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
@@ -659,6 +714,7 @@ void linear_lw(float *y, const float *x, const packed_lw *w, const float *b, int
     const size_t es = wdtype_bytes(w->dt), pbytes = (size_t)K * NR * es;
     int simd = gemm_path_simd();
     if (w->dt == WDT_F16 && !lw_have_f16c()) simd = 0;
+    const int wide = simd && gemm_path_current() == GEMM_PATH_AVX512;
     const wdtype dt = w->dt;
     const unsigned char *base = w->panels;
     if (M <= LOWP_TWO_STREAM_MAX_M && simd) { /* two streams per core: panels i and h + i of each thread's range */
@@ -696,12 +752,12 @@ void linear_lw(float *y, const float *x, const packed_lw *w, const float *b, int
             panel_portable(yj, N, x, w, (size_t)j * K * NR, M, nw, bj, sj);
         } else if (dt == WDT_BF16) {
             panel_bf16(yj, N, x, K, (const uint16_t *)(const void *)panel, M, nw, bj, NULL,
-                       (const uint16_t *)(const void *)next);
+                       (const uint16_t *)(const void *)next, wide);
         } else if (dt == WDT_F16) {
             panel_f16(yj, N, x, K, (const uint16_t *)(const void *)panel, M, nw, bj, NULL,
-                      (const uint16_t *)(const void *)next);
+                      (const uint16_t *)(const void *)next, wide);
         } else {
-            panel_i8(yj, N, x, K, (const int8_t *)panel, M, nw, bj, sj, (const int8_t *)next);
+            panel_i8(yj, N, x, K, (const int8_t *)panel, M, nw, bj, sj, (const int8_t *)next, wide);
         }
     }
 }

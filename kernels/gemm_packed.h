@@ -5,8 +5,8 @@
  * of x while it is in L1/L2; threads split the panels, so each core streams
  * its own part of the matrix. Paths: AVX-512, AVX2+FMA and portable C,
  * chosen at run time from what the CPU reports (GPT2_KERNEL=avx512|avx2|
- * portable|auto overrides; the other SIMD kernels use AVX2 on both SIMD
- * paths, and the AVX-512 GEMM only its packed blocks, M > 4). */
+ * portable|auto overrides; the AVX-512 path has its own blocks here (M > 4)
+ * and in gemm_lowp.c (M >= 3); every other SIMD kernel is AVX2 on both). */
 #ifndef GR_GEMM_PACKED_H
 #define GR_GEMM_PACKED_H
 
