@@ -37,21 +37,35 @@ void decode_result_free(decode_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+void decode_profile_medians(const double *op_steps, int n, gpt2_profile *out) {
+    double col[DECODE_PROFILE_STEPS_MAX];
+    memset(out, 0, sizeof *out);
+    if (n < 1 || n > DECODE_PROFILE_STEPS_MAX) return;
+    for (int op = 0; op < OP_COUNT; op++) {
+        for (int i = 0; i < n; i++) col[i] = op_steps[(size_t)i * OP_COUNT + op];
+        out->ns[op] = n * stats_median(col, n);
+    }
+}
+
 /* Runs n greedy steps from depth S: tok: (B) the first inputs, then the
- * argmax of each step. in_ids, out_ids: (B, n) or NULL. */
+ * argmax of each step. in_ids, out_ids: (B, n) or NULL. op_steps: (n,
+ * OP_COUNT) each step's operator times when profiling (s->prof), or NULL. */
 static int run_steps(const gpt2_model *m, gpt2_state *s, int S, const int *first, int n, float *logits, int *tok,
-                     int *in_ids, int *out_ids, status_t *st) {
+                     int *in_ids, int *out_ids, double *op_steps, status_t *st) {
     const int B = s->batch, V = m->cfg.vocab;
     s->kv.len = S;
     memcpy(tok, first, (size_t)B * sizeof *tok);
     for (int i = 0; i < n; i++) {
         if (in_ids)
             for (int b = 0; b < B; b++) in_ids[(size_t)b * n + i] = tok[b];
+        gpt2_profile before = s->prof ? *s->prof : (gpt2_profile){{0}};
         int rc = gpt2_forward(m, s, tok, 1, logits, LOGITS_LAST, st);
         if (rc) return rc;
         const double t0 = s->prof ? now_ns() : 0;
         argmax_rows_f32(tok, logits, B, V); /* logits: (B, V) */
         if (s->prof) s->prof->ns[OP_ARGMAX] += now_ns() - t0;
+        if (s->prof && op_steps)
+            for (int op = 0; op < OP_COUNT; op++) op_steps[(size_t)i * OP_COUNT + op] = s->prof->ns[op] - before.ns[op];
         if (out_ids)
             for (int b = 0; b < B; b++) out_ids[(size_t)b * n + i] = tok[b];
         if (decode_stop_requested) return ST_OK;
@@ -100,13 +114,13 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
     }
     r->fill_s = (now_ns() - t0) * 1e-9;
     /* warm-up */
-    if (rq->warmup && (rc = run_steps(m, &s, S, first, rq->warmup, logits, tok, NULL, NULL, st))) goto done;
+    if (rq->warmup && (rc = run_steps(m, &s, S, first, rq->warmup, logits, tok, NULL, NULL, NULL, st))) goto done;
     cpustat_ticks cpu0, cpu1;
     const int have_cpu0 = cpustat_read(&cpu0) == 0;
     for (int rep = 0; rep < rq->reps && !decode_stop_requested; rep++) {
         double a = now_ns();
         rc = run_steps(m, &s, S, first, N, logits, tok, rep == 0 ? r->input_tokens : NULL,
-                       rep == 0 ? r->output_tokens : NULL, st);
+                       rep == 0 ? r->output_tokens : NULL, NULL, st);
         double b = now_ns();
         if (rc) goto done;
         if (decode_stop_requested) break; /* a cut-short repetition is not a sample */
@@ -126,10 +140,18 @@ int decode_measure(const gpt2_model *m, const decode_request *rq, decode_result 
     /* one more repetition with per-operator timers (not a sample: timers
      * add their own small cost) */
     if (!decode_stop_requested) {
+        const int np = N < DECODE_PROFILE_STEPS_MAX ? N : DECODE_PROFILE_STEPS_MAX;
+        double *op_steps = malloc((size_t)np * OP_COUNT * sizeof *op_steps); /* (np, OP_COUNT) */
+        if (!op_steps) {
+            rc = status_fail(st, ST_RUNTIME, "decode: out of memory");
+            goto done;
+        }
         s.prof = &r->prof;
-        rc = run_steps(m, &s, S, first, N, logits, tok, NULL, NULL, st);
+        rc = run_steps(m, &s, S, first, np, logits, tok, NULL, NULL, op_steps, st);
         s.prof = NULL;
-        r->prof_steps = N;
+        if (!rc && !decode_stop_requested) decode_profile_medians(op_steps, np, &r->prof);
+        r->prof_steps = np;
+        free(op_steps);
     }
 done:
     free(logits);

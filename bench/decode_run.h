@@ -23,7 +23,8 @@ typedef struct {
     int reps_done;          /* < req.reps when interrupted */
     double *samples_ns;     /* (reps_done) nanoseconds per step, one per repetition */
     stats_summary ns;       /* over samples_ns */
-    gpt2_profile prof;      /* one extra, untimed repetition with per-operator timers */
+    gpt2_profile prof;      /* one extra, untimed repetition with per-operator timers: per operator,
+                               prof_steps x its median time over those steps (decode_profile_medians) */
     double prof_steps;      /* steps in prof */
     int *prompt_tokens;     /* (B, S) with real prefill, else NULL */
     int *input_tokens;      /* (B, N) ids fed at each step of the first repetition */
@@ -31,6 +32,14 @@ typedef struct {
     double fill_s;          /* time to fill the cache */
     double steal_fraction;  /* share of all CPUs' time the hypervisor took during the timed repetitions; -1 unknown */
 } decode_result;
+
+/* The per-operator split of the profiled repetition, robust to a step in
+ * which the hypervisor or another thread took a core: out->ns[op] = n x the
+ * median over the n steps of op's time (op_steps: (n, OP_COUNT)), so a
+ * preemption inside one small operator of one step does not multiply its
+ * share. Zeros when n is out of 1..DECODE_PROFILE_STEPS_MAX. */
+#define DECODE_PROFILE_STEPS_MAX 4096
+void decode_profile_medians(const double *op_steps, int n, gpt2_profile *out);
 
 /* Set from a signal handler: the run stops at the end of the current step. */
 extern volatile sig_atomic_t decode_stop_requested;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../bench/commands.h"
+#include "../bench/decode_run.h"
 #include "../bench/npy.h"
 #include "../model/forward.h"
 #include "test_support.h"
@@ -203,6 +204,27 @@ static void test_decode_record_and_tokens(void **state) {
 }
 
 /* --probe 0: no probe object and no efficiency_probe; --probe MIB sizes it */
+/* The profiled repetition's per-operator split: per operator, n x its
+ * median over the steps, so one step in which a core was taken away
+ * (here: layernorm 1000x in step 2) does not multiply that operator's
+ * share; out of range n gives zeros. */
+static void test_profile_medians(void **state) {
+    (void)state;
+    enum { N = 5 };
+    double steps[N * OP_COUNT];
+    for (int i = 0; i < N; i++)
+        for (int op = 0; op < OP_COUNT; op++) steps[i * OP_COUNT + op] = 100.0 * (op + 1) + i; /* median: +2 */
+    steps[2 * OP_COUNT + OP_LAYERNORM] = 1e6;
+    gpt2_profile p;
+    decode_profile_medians(steps, N, &p);
+    for (int op = 0; op < OP_COUNT; op++) {
+        const double want = op == OP_LAYERNORM ? N * (100.0 * (op + 1) + 3) : N * (100.0 * (op + 1) + 2);
+        assert_float_equal(p.ns[op], want, 1e-9);
+    }
+    decode_profile_medians(steps, 0, &p);
+    for (int op = 0; op < OP_COUNT; op++) assert_float_equal(p.ns[op], 0, 0);
+}
+
 static void test_decode_probe_flag(void **state) {
     (void)state;
     const char *none[] = {"decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4", "--steps", "2",
@@ -308,6 +330,7 @@ static void test_predict_json(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_record_and_tokens),
+        cmocka_unit_test(test_profile_medians),
         cmocka_unit_test(test_decode_probe_flag),
         cmocka_unit_test(test_decode_human_and_csv),
         cmocka_unit_test(test_decode_refusals),
