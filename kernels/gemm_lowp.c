@@ -667,33 +667,19 @@ DEFINE_ALL512(i8, int8_t)
 #define DEFINE_PANEL(TAG, ET)                                                                                      \
     static void panel_##TAG(float *y, int ldy, const float *x, int K, const ET *panel, int M, int nw,            \
                             const float *b, const float *s, const ET *next, int wide) {                           \
+        typedef void blk_fn(float *, int, const float *, int, const ET *, int, const float *, const float *,     \
+                            const char *);                                                                       \
+        static blk_fn *const fns[2][MR + 1] = {                                                                  \
+            {NULL, block_##TAG##_1, block_##TAG##_2, block_##TAG##_3, block_##TAG##_4, block_##TAG##_5,          \
+             block_##TAG##_6},                                                                                   \
+            {NULL, block512_##TAG##_1, block512_##TAG##_2, block512_##TAG##_3, block512_##TAG##_4,               \
+             block512_##TAG##_5, block512_##TAG##_6}};                                                           \
         const char *ahead = (const char *)panel + LOWP_PREFETCH_BYTES;                                           \
         const int nblk = (M + MR - 1) / MR;                                                                      \
         for (int blk = 0, m0 = 0; blk < nblk; blk++) {                                                           \
             const int rows = (M - m0) / (nblk - blk) + ((M - m0) % (nblk - blk) != 0);                           \
             const char *pf = blk == 1 && next ? (const char *)next : ahead;                                      \
-            float *yb = y + (size_t)m0 * ldy;                                                                    \
-            const float *xb = x + (size_t)m0 * K;                                                                \
-            if (wide) {                                                                                          \
-                switch (rows) {                                                                                  \
-                case 1: block512_##TAG##_1(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
-                case 2: block512_##TAG##_2(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
-                case 3: block512_##TAG##_3(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
-                case 4: block512_##TAG##_4(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
-                case 5: block512_##TAG##_5(yb, ldy, xb, K, panel, nw, b, s, pf); break;                          \
-                default: block512_##TAG##_6(yb, ldy, xb, K, panel, nw, b, s, pf); break;                         \
-                }                                                                                                \
-                m0 += rows;                                                                                      \
-                continue;                                                                                        \
-            }                                                                                                    \
-            switch (rows) {                                                                                      \
-            case 1: block_##TAG##_1(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
-            case 2: block_##TAG##_2(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
-            case 3: block_##TAG##_3(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
-            case 4: block_##TAG##_4(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
-            case 5: block_##TAG##_5(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                 \
-            default: block_##TAG##_6(yb, ldy, xb, K, panel, nw, b, s, pf); break;                                \
-            }                                                                                                    \
+            fns[wide][rows](y + (size_t)m0 * ldy, ldy, x + (size_t)m0 * K, K, panel, nw, b, s, pf);              \
             m0 += rows;                                                                                          \
         }                                                                                                        \
     }

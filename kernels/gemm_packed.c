@@ -216,7 +216,8 @@ DEFINE_AVX2_BLOCK(6)
  * an embedded broadcast ({1to16}): 1 + MRB instructions where the AVX2
  * block needs 2 + 3 MRB (two halves, a broadcast per row). Same x packing,
  * K chunks, tile and prefetch schedule as block_avx2_*. M <= 4 keeps the
- * AVX2 kernels (they stream the weights at the memory's rate already). */
+ * AVX2 pair kernels (memory-bound: at M = 1 calibrate reads the weights at
+ * 33-35 GB/s on the Zen 4 VM, its read test 34.1). */
 #define AVX512_FN __attribute__((target("avx512f,avx2,fma")))
 #define ROW512_FMA(MRB, i) \
     if (MRB > i) a##i = _mm512_fmadd_ps(_mm512_set1_ps(xb[i]), w, a##i);
@@ -247,6 +248,12 @@ DEFINE_AVX512_BLOCK(3)
 DEFINE_AVX512_BLOCK(4)
 DEFINE_AVX512_BLOCK(5)
 DEFINE_AVX512_BLOCK(6)
+
+/* The register blocks by path (0: AVX2, 1: AVX-512) and rows (1 .. MR). */
+typedef void block_fn(float *tile, const float *xp, int kn, const float *panel, int first, const float *pf, int pstep);
+static block_fn *const BLOCK_FNS[2][MR + 1] = {
+    {NULL, block_avx2_1, block_avx2_2, block_avx2_3, block_avx2_4, block_avx2_5, block_avx2_6},
+    {NULL, block_avx512_1, block_avx512_2, block_avx512_3, block_avx512_4, block_avx512_5, block_avx512_6}};
 
 /* M = 1, one panel (the odd one left when a thread's range is walked two
  * panels at a time by block_avx2_row_2p): two independent chains per half
@@ -458,7 +465,7 @@ static void pair_avx2(float *ya, float *yb, int ldy, const float *x, int K, int 
  * x1.13, B = 12 x1.21, B = 16 x1.09, B = 64 x1.09. next: the following
  * panel, or NULL. */
 static void panel_avx2(float *y, int ldy, const float *xp, int K, const float *panel, int M, int nw,
-                       const float *b, const float *next, int wide) {
+                       const float *b, const float *next, int wide) { /* wide: the AVX-512 blocks */
     float tile[MC_MAX * NR]; /* (M, 16) partial sums */
     const int nblk = block_count(M);
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
@@ -473,25 +480,7 @@ static void panel_avx2(float *y, int ldy, const float *xp, int K, const float *p
             const int pstep = next && part >= 0 ? (1 << 16) / parts : 1 << 16; /* rows per k, 16.16 */
             const float *xb = xp + (size_t)m0 * K + (size_t)k0 * rows;
             float *tb = tile + (size_t)m0 * NR;
-            if (wide) { /* the AVX-512 blocks */
-                switch (rows) {
-                case 1: block_avx512_1(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-                case 2: block_avx512_2(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-                case 3: block_avx512_3(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-                case 4: block_avx512_4(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-                case 5: block_avx512_5(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-                default: block_avx512_6(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-                }
-                continue;
-            }
-            switch (rows) {
-            case 1: block_avx2_1(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-            case 2: block_avx2_2(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-            case 3: block_avx2_3(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-            case 4: block_avx2_4(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-            case 5: block_avx2_5(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-            default: block_avx2_6(tb, xb, kn, pk, k0 == 0, pf, pstep); break;
-            }
+            BLOCK_FNS[wide][rows](tb, xb, kn, pk, k0 == 0, pf, pstep);
         }
     }
     store_block(y, ldy, tile, M, nw, b);
