@@ -181,8 +181,9 @@ int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt
 /* The calibration a decode run uses, into *cal with *have = 1, or *have = 0:
  * file given: that file (checked with calib_check_use unless force);
  * calibrate: calib_obtain (reused unless remeasure);
- * else the host's default file in results_dir when present and usable
- * (never measured implicitly; one line on progress when one is passed over). */
+ * else the host's default file in results_dir when present, usable and of
+ * this git revision (never measured implicitly; one line on progress when
+ * one is passed over). */
 int calib_for_decode(calibration *cal, int *have, const gpt2_config *c, wdtype wdt, wdtype kvdt, int threads,
                      const char *file, const char *results_dir, int calibrate, int remeasure, int force,
                      FILE *progress, status_t *st);

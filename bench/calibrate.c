@@ -800,6 +800,13 @@ int calib_for_decode(calibration *cal, int *have, const gpt2_config *c, wdtype w
         say(progress, "not using %s: %s", path, lst.msg);
         return ST_OK;
     }
+    char rev[64];
+    context_git_revision(rev, sizeof rev);
+    if (strcmp(cal->git_revision, rev) != 0) { /* its costs are another revision's kernels, as calib_obtain says */
+        say(progress, "not using %s: measured at revision %s, this is %s (other kernels, perhaps): "
+            "gpt2-bench calibrate measures it again", path, cal->git_revision, rev);
+        return ST_OK;
+    }
     *have = 1;
     return ST_OK;
 }

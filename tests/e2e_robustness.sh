@@ -122,7 +122,7 @@ expect 2 "does not exist" logits --weights $fixture --tokens 1 --out /proc/gpt2-
 check "nothing was created under a file" test ! -e "$tmp/a-file/out.npy"
 
 # a device as the output: written in place (a pipe cannot be fsync'd)
-"$bench" decode --weights $fixture --batch 1 --context 4 --steps 2 --reps 1 --warmup 0 --machine "$machine" \
+"$bench" decode --weights $fixture --batch 1 --context 4 --steps 2 --reps 1 --warmup 0 --results "$tmp" --machine "$machine" \
     --quiet --json /dev/stdout 2>"$tmp/err" | cat >"$tmp/piped.jsonl"
 check "decode --json /dev/stdout into a pipe: one record, nothing on stderr" \
     test "$(n_lines "$tmp/piped.jsonl")" = 1 -a ! -s "$tmp/err"
@@ -143,7 +143,7 @@ if dev_full_ok; then
     rc=$?
     check "standard output on a full disk: exit 1 (got $rc)" test "$rc" = 1
     check "with one line that says so" grep -q "^gpt2-bench: writing to standard output failed (No space left" "$tmp/err"
-    "$bench" decode --weights $fixture --batch 1 --context 4 --steps 2 --reps 1 --warmup 0 --machine "$machine" \
+    "$bench" decode --weights $fixture --batch 1 --context 4 --steps 2 --reps 1 --warmup 0 --results "$tmp" --machine "$machine" \
         --quiet --json - >/dev/full 2>"$tmp/err"
     rc=$?
     check "decode --json - on a full disk: exit 1 (got $rc)" test "$rc" = 1
@@ -178,7 +178,7 @@ check "logits past the file-size limit: exit 1 (got $rc)" test "$rc" = 1
 check "naming the file" grep -q "l.npy: write failed (File too large)" "$tmp/err"
 check "and no partial .npy nor temporary" test -z "$(ls "$tmp/lim")"
 run_point() { # blocks json: one decode point appended to json under the limit
-    limited "$1" "$bench" decode --weights $fixture --batch 1 --context 4 --steps 2 --reps 1 --warmup 0 \
+    limited "$1" "$bench" decode --weights $fixture --batch 1 --context 4 --steps 2 --reps 1 --warmup 0 --results "$tmp" \
         --machine "$machine" --quiet --json "$2" >/dev/null 2>"$tmp/err"
 }
 run_point 100000 "$tmp/lim/d.jsonl"
@@ -192,7 +192,7 @@ check "the JSONL is byte for byte what it was (one whole record)" cmp -s "$tmp/l
 run_point 1 "$tmp/lim/fresh.jsonl"
 rc=$?
 check "a first record that does not fit: exit 1 (got $rc), no file left" test "$rc" = 1 -a ! -e "$tmp/lim/fresh.jsonl"
-limited 0 "$bench" decode --weights $fixture --batch 1 --context 4 --steps 2 --reps 1 --warmup 0 \
+limited 0 "$bench" decode --weights $fixture --batch 1 --context 4 --steps 2 --reps 1 --warmup 0 --results "$tmp" \
     --machine "$machine" --quiet --csv "$tmp/lim/d.csv" >/dev/null 2>"$tmp/err"
 rc=$?
 check "decode --csv past the limit: exit 1 (got $rc), no file left" test "$rc" = 1 -a ! -e "$tmp/lim/d.csv"
@@ -226,7 +226,7 @@ wait_progress() { # file: until a repetition is reported (at most 30 s)
 }
 interrupt_decode() { # signal
     rm -f "$tmp/int.jsonl" "$tmp/int.err" # (the old stderr would look like progress)
-    "$bench" decode --weights $fixture --batch 1,2 --context 4,8 --steps 4 --reps 100000 --warmup 0 \
+    "$bench" decode --weights $fixture --batch 1,2 --context 4,8 --steps 4 --reps 100000 --warmup 0 --results "$tmp" \
         --machine "$machine" --json "$tmp/int.jsonl" >/dev/null 2>"$tmp/int.err" &
     bg=$!
     wait_progress "$tmp/int.err"
@@ -258,7 +258,7 @@ shrink_during_decode() { # size [decode flags]: truncate to size while decode ru
     rm -rf "$tmp/shrink" "$tmp/bus.err"
     mkdir "$tmp/shrink"
     cp $fixture/config.json $fixture/model.safetensors "$tmp/shrink/"
-    "$bench" decode --weights "$tmp/shrink" --batch 1 --context 4 --steps 4 --reps 100000 --warmup 0 \
+    "$bench" decode --weights "$tmp/shrink" --batch 1 --context 4 --steps 4 --reps 100000 --warmup 0 --results "$tmp" \
         --machine "$machine" "$@" >/dev/null 2>"$tmp/bus.err" &
     bg=$!
     wait_progress "$tmp/bus.err"

@@ -485,8 +485,17 @@ static void test_calibrate_quick(void **state) {
     cJSON_Delete(rec);
     calib_default_path(path, sizeof path, dir, g_host, 2, "f32", "f32", 0);
     assert_false(ts_file_exists(path));
-    /* the host's default file is found */
-    assert_int_equal(ts_copy_file(g_cal, path), 0);
+    /* the host's default file of another revision (other kernels) is passed over */
+    assert_int_equal(ts_copy_file(g_cal, path), 0); /* git_revision "test" */
+    rec = json_of(RUN("decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4", "--steps", "2", "--reps",
+                      "1", "--warmup", "0", "--threads", "2", "--machine", g_machine, "--results", dir, "--json", "-",
+                      "--quiet"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(rec, "predicted_calibrated_tok_s"));
+    cJSON_Delete(rec);
+    /* of this revision: found and used */
+    if (calib_load(&cal, g_cal, &st)) fail_msg("%s", st.msg);
+    context_git_revision(cal.git_revision, sizeof cal.git_revision);
+    if (calib_save(&cal, path, &st)) fail_msg("%s", st.msg);
     rec = json_of(RUN("decode", "--weights", TS_FIXTURE_DIR, "--batch", "1", "--context", "4", "--steps", "2", "--reps",
                       "1", "--warmup", "0", "--threads", "2", "--machine", g_machine, "--results", dir, "--json", "-",
                       "--quiet"));
