@@ -1,6 +1,7 @@
 /* dispatch: gpt2-bench's subcommand table. */
 #include <string.h>
 
+#include "../kernels/gemm_packed.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -35,6 +36,8 @@ int bench_main(int argc, char **argv, FILE *out, status_t *st) {
         usage(out);
         return argc < 2 ? status_fail(st, ST_BAD_INPUT, "no command given: see gpt2-bench --help") : ST_OK;
     }
+    const char *kernel_env = gemm_path_env_problem();
+    if (kernel_env) return status_fail(st, ST_BAD_INPUT, "%s", kernel_env);
     int best = 0, bd = 1 << 20;
     for (int i = 0; i < N_COMMANDS; i++) {
         if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1, out, st);

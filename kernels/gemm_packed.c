@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -527,6 +528,21 @@ const char *gemm_path_name(gemm_path p) {
 }
 
 int gemm_path_simd(void) { return gemm_path_current() != GEMM_PATH_PORTABLE; }
+
+const char *gemm_path_env_problem(void) {
+    const char *env = getenv("GPT2_KERNEL");
+    if (!env || !*env || strcmp(env, "auto") == 0 || strcmp(env, "portable") == 0) return NULL;
+    if (strcmp(env, "avx2") == 0)
+        return gemm_path_available(GEMM_PATH_AVX2) ? NULL
+               : "GPT2_KERNEL=avx2: this CPU lacks AVX2+FMA: unset it, or set it to portable";
+    if (strcmp(env, "avx512") == 0)
+        return gemm_path_available(GEMM_PATH_AVX512) ? NULL
+               : "GPT2_KERNEL=avx512: this CPU lacks AVX-512: unset it, or set it to avx2 or portable";
+    static char msg[160]; /* read once, at start-up */
+    snprintf(msg, sizeof msg, "GPT2_KERNEL=%.40s names no kernel path: use avx512, avx2, portable or auto (or unset it)",
+             env);
+    return msg;
+}
 
 /* Rows of x kept in cache while a thread's panels stream past them: a
  * chunk of at most GEMM_X_CHUNK_KIB of x, a multiple of MR rows, at most

@@ -39,5 +39,9 @@ int gemm_path_available(gemm_path p);
 /* 1 on a SIMD path (AVX2 or AVX-512): the AVX2 kernels of attention,
  * the elementwise operators, argmax and the low-precision GEMMs apply. */
 int gemm_path_simd(void);
+/* NULL when GPT2_KERNEL is unset, auto, or names a path this CPU has; else
+ * one line saying what is wrong with it and what to do (gpt2-bench refuses
+ * to start with it). */
+const char *gemm_path_env_problem(void);
 
 #endif

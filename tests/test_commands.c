@@ -13,6 +13,7 @@
 #include "../bench/commands.h"
 #include "../bench/npy.h"
 #include "../kernels/kernels.h"
+#include "../kernels/gemm_packed.h"
 #include "test_support.h"
 
 static char *g_dir;
@@ -171,6 +172,27 @@ static void test_info_refusals(void **state) {
     expect_refused(RUN("info", "--weigths", TS_FIXTURE_DIR), 2, "'--weigths'", "--weights");
     expect_refused(RUN("info", "--model"), 2, "--model", "value");
     expect_refused(RUN("info", "gpt2"), 2, "gpt2", NULL);
+}
+
+/* GPT2_KERNEL: a name that is no path, or a path this CPU lacks, is refused
+ * in one line before any command runs; the paths it has are taken. */
+static void test_kernel_env_refusals(void **state) {
+    (void)state;
+    setenv("GPT2_KERNEL", "avx3", 1);
+    expect_refused(RUN("info", "--model", "gpt2"), 2, "GPT2_KERNEL=avx3", "avx512, avx2, portable or auto");
+    const char *names[3] = {"avx512", "avx2", "portable"};
+    const gemm_path paths[3] = {GEMM_PATH_AVX512, GEMM_PATH_AVX2, GEMM_PATH_PORTABLE};
+    for (int i = 0; i < 3; i++) {
+        setenv("GPT2_KERNEL", names[i], 1);
+        run_result r = RUN("info", "--model", "gpt2");
+        if (gemm_path_available(paths[i])) {
+            if (r.rc) fail_msg("GPT2_KERNEL=%s: exit %d: %s", names[i], r.rc, r.st.msg);
+            free(r.out);
+        } else {
+            expect_refused(r, 2, names[i], "lacks");
+        }
+    }
+    unsetenv("GPT2_KERNEL");
 }
 
 /* ---- logits ----------------------------------------------------------------------- */
@@ -366,6 +388,7 @@ int main(void) {
         cmocka_unit_test(test_info_weights_name),
         cmocka_unit_test(test_info_untied),
         cmocka_unit_test(test_info_refusals),
+        cmocka_unit_test(test_kernel_env_refusals),
         cmocka_unit_test(test_logits_decode),
         cmocka_unit_test(test_logits_prefill),
         cmocka_unit_test(test_logits_default_mode),
