@@ -733,6 +733,16 @@ static int same_shape(const calibration *cal, const gpt2_config *c) {
            cal->vocab == c->vocab;
 }
 
+/* NULL when cal was measured at this git revision; else why (into buf). The
+ * operators' costs are the kernels': another revision may have other ones. */
+static const char *other_revision(const calibration *cal, char *buf, size_t len) {
+    char rev[64];
+    context_git_revision(rev, sizeof rev);
+    if (strcmp(cal->git_revision, rev) == 0) return NULL;
+    snprintf(buf, len, "measured at revision %s, this is %s", cal->git_revision, rev);
+    return buf;
+}
+
 int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt, int threads, int quick,
                  int remeasure, const char *results_dir, FILE *progress, status_t *st) {
     if (!results_dir || !*results_dir) results_dir = "results";
@@ -743,8 +753,7 @@ int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt
         status_t lst = {0};
         int rc = calib_load(cal, path, &lst);
         const char *why = NULL;
-        char rev[64], why_rev[200];
-        context_git_revision(rev, sizeof rev);
+        char why_rev[200];
         if (rc) why = lst.msg;
         else if (strcmp(cal->host, host) != 0) why = "measured on another host";
         else if (cal->threads != threads) why = "measured with another thread count";
@@ -752,11 +761,7 @@ int calib_obtain(calibration *cal, const gpt2_config *c, wdtype wdt, wdtype kvdt
         else if (cal->quick != quick) why = cal->quick ? "a quick calibration" : "a full calibration";
         else if (strcmp(cal->dtype, wdtype_name(wdt)) != 0 || strcmp(cal->kv_dtype, wdtype_name(kvdt)) != 0)
             why = "measured with other dtypes";
-        else if (strcmp(cal->git_revision, rev) != 0) {
-            /* the operators' costs are the kernels': another revision may have other kernels */
-            snprintf(why_rev, sizeof why_rev, "measured at revision %s, this is %s", cal->git_revision, rev);
-            why = why_rev;
-        }
+        else why = other_revision(cal, why_rev, sizeof why_rev);
         if (!why) {
             say(progress, "reusing %s (measured %s; --remeasure to measure again)", path, cal->date);
             return ST_OK;
@@ -800,11 +805,10 @@ int calib_for_decode(calibration *cal, int *have, const gpt2_config *c, wdtype w
         say(progress, "not using %s: %s", path, lst.msg);
         return ST_OK;
     }
-    char rev[64];
-    context_git_revision(rev, sizeof rev);
-    if (strcmp(cal->git_revision, rev) != 0) { /* its costs are another revision's kernels, as calib_obtain says */
-        say(progress, "not using %s: measured at revision %s, this is %s (other kernels, perhaps): "
-            "gpt2-bench calibrate measures it again", path, cal->git_revision, rev);
+    char why_rev[200];
+    if (other_revision(cal, why_rev, sizeof why_rev)) {
+        say(progress, "not using %s: %s (other kernels, perhaps): gpt2-bench calibrate measures it again", path,
+            why_rev);
         return ST_OK;
     }
     *have = 1;

@@ -502,14 +502,21 @@ int gemm_path_available(gemm_path p) {
     return p == GEMM_PATH_AVX2 ? avx2 : avx2 && __builtin_cpu_supports("avx512f");
 }
 
+/* The path GPT2_KERNEL asks for: -1 unset or auto, -2 a name that is no path. */
+static int env_kernel(void) {
+    const char *env = getenv("GPT2_KERNEL");
+    if (!env || !*env || strcmp(env, "auto") == 0) return -1;
+    for (int p = GEMM_PATH_PORTABLE; p <= GEMM_PATH_AVX512; p++)
+        if (strcmp(env, gemm_path_name((gemm_path)p)) == 0) return p;
+    return -2;
+}
+
 gemm_path gemm_path_current(void) {
     if (g_path < 0) {
-        const char *env = getenv("GPT2_KERNEL");
-        if (env && strcmp(env, "portable") == 0)
-            g_path = GEMM_PATH_PORTABLE;
-        else if (env && strcmp(env, "avx2") == 0 && gemm_path_available(GEMM_PATH_AVX2))
-            g_path = GEMM_PATH_AVX2;
-        else if (gemm_path_available(GEMM_PATH_AVX512) && (GEMM_PREFER_AVX512 || (env && strcmp(env, "avx512") == 0)))
+        const int want = env_kernel();
+        if (want >= 0 && gemm_path_available((gemm_path)want))
+            g_path = want;
+        else if (GEMM_PREFER_AVX512 && gemm_path_available(GEMM_PATH_AVX512))
             g_path = GEMM_PATH_AVX512;
         else
             g_path = gemm_path_available(GEMM_PATH_AVX2) ? GEMM_PATH_AVX2 : GEMM_PATH_PORTABLE;
@@ -530,17 +537,14 @@ const char *gemm_path_name(gemm_path p) {
 int gemm_path_simd(void) { return gemm_path_current() != GEMM_PATH_PORTABLE; }
 
 const char *gemm_path_env_problem(void) {
-    const char *env = getenv("GPT2_KERNEL");
-    if (!env || !*env || strcmp(env, "auto") == 0 || strcmp(env, "portable") == 0) return NULL;
-    if (strcmp(env, "avx2") == 0)
-        return gemm_path_available(GEMM_PATH_AVX2) ? NULL
-               : "GPT2_KERNEL=avx2: this CPU lacks AVX2+FMA: unset it, or set it to portable";
-    if (strcmp(env, "avx512") == 0)
-        return gemm_path_available(GEMM_PATH_AVX512) ? NULL
-               : "GPT2_KERNEL=avx512: this CPU lacks AVX-512: unset it, or set it to avx2 or portable";
+    const int want = env_kernel();
+    if (want == -1 || (want >= 0 && gemm_path_available((gemm_path)want))) return NULL;
+    if (want == GEMM_PATH_AVX2) return "GPT2_KERNEL=avx2: this CPU lacks AVX2+FMA: unset it, or set it to portable";
+    if (want == GEMM_PATH_AVX512)
+        return "GPT2_KERNEL=avx512: this CPU lacks AVX-512: unset it, or set it to avx2 or portable";
     static char msg[160]; /* read once, at start-up */
     snprintf(msg, sizeof msg, "GPT2_KERNEL=%.40s names no kernel path: use avx512, avx2, portable or auto (or unset it)",
-             env);
+             getenv("GPT2_KERNEL"));
     return msg;
 }
 
